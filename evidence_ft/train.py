@@ -14,6 +14,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import mlflow
+import numpy as np
 from accelerate import PartialState
 from accelerate.utils import broadcast_object_list
 from datasets import DatasetDict
@@ -21,8 +23,14 @@ from omegaconf import DictConfig, OmegaConf
 from transformers import DataCollatorWithPadding, EarlyStoppingCallback, set_seed
 
 from evidence_ft import data, tracking
+from evidence_ft.card import model_card
 from evidence_ft.config import to_yaml
-from evidence_ft.metrics import binary_metrics, compute_metrics
+from evidence_ft.metrics import (
+    binary_metrics,
+    choose_threshold,
+    compute_metrics,
+    positive_probability,
+)
 from evidence_ft.modeling import load_model, load_tokenizer
 from evidence_ft.trainer import FocalLossTrainer, build_training_args
 
@@ -102,6 +110,86 @@ def build_trainer(
     return trainer, decisions
 
 
+def evaluate_best(trainer: FocalLossTrainer, prepared: PreparedData) -> dict[str, Any]:
+    """Validation and test metrics of the loaded best model, at 0.5 and at the threshold.
+
+    The threshold is chosen on validation only; test metrics never feed back into it.
+    """
+    metrics: dict[str, Any] = {}
+    probs = {}
+    for split, prefix in (("validation", "eval"), ("test", "test")):
+        out = trainer.predict(prepared.datasets[split], metric_key_prefix=prefix)
+        metrics |= {k: v for k, v in (out.metrics or {}).items() if isinstance(v, (int, float))}
+        probs[split] = (positive_probability(out.predictions), np.asarray(out.label_ids))
+    threshold = choose_threshold(probs["validation"][1], probs["validation"][0])
+    metrics["decision_threshold"] = threshold
+    for split, prefix in (("validation", "eval"), ("test", "test")):
+        p, labels = probs[split]
+        tuned = binary_metrics(labels, (p >= threshold).astype(int))
+        metrics |= {f"{prefix}_at_threshold_{k}": v for k, v in tuned.items()}
+    test_labels = probs["test"][1]
+    constant = binary_metrics(test_labels, [1] * len(test_labels))
+    metrics["test_constant_f1"] = constant["f1"]
+    metrics["test_constant_macro_f1"] = constant["macro_f1"]
+    return metrics
+
+
+def log_run_metadata(
+    cfg: DictConfig, prepared: PreparedData, decisions: list[str], world_size: int
+) -> None:
+    """What MLflowCallback does not log: config, data counts, manifest, hardware, world size."""
+    # training.*, seed and output_dir reach MLflow as resolved TrainingArguments params
+    # through MLflowCallback; logging them again would clash (MLflow params are final).
+    tree = {
+        str(k): v
+        for k, v in OmegaConf.to_container(cfg, resolve=True).items()  # type: ignore[union-attr]
+        if k not in ("training", "seed", "output_dir")
+    }
+    tracking.log_run_metadata(
+        to_yaml(cfg),
+        tree,
+        files={
+            "split_manifest.json": prepared.manifest,
+            "data_counts.json": prepared.counts,
+            "hardware.json": {"decisions": decisions, "world_size": world_size},
+        },
+        params={"world_size": world_size, "loss.alpha_used": prepared.alpha},
+    )
+
+
+def save_best(
+    cfg: DictConfig,
+    trainer: FocalLossTrainer,
+    tokenizer: Any,
+    prepared: PreparedData,
+    metrics: dict[str, Any],
+    out: Path,
+    run_id: str,
+) -> str | None:
+    """Save the best model with its threshold and card, log it, register it; return version."""
+    model: Any = trainer.model
+    model.config.decision_threshold = metrics["decision_threshold"]
+    trainer.save_model(str(out / "model"))
+    card = model_card(
+        cfg.model.name_or_path,
+        cfg.data.name,
+        prepared.manifest,
+        metrics,
+        metrics["decision_threshold"],
+        run_id,
+    )
+    (out / "model" / "README.md").write_text(card, encoding="utf-8")
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    # Per-epoch eval_* curves are MLflowCallback's; the best model's numbers get their own names.
+    step = trainer.state.global_step
+    mlflow.log_metrics(
+        {(f"best_{k}" if k.startswith("eval_") else k): v for k, v in metrics.items()}, step=step
+    )
+    mlflow.log_artifact(str(out / "metrics.json"))
+    _, version = tracking.log_model(model, tokenizer, card, cfg.tracking.registered_model)
+    return version
+
+
 def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     """Train, keep the best checkpoint by validation F1, evaluate it; return (metrics, objects)."""
     # -- seed and distributed state
@@ -119,29 +207,26 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
         (out / "config.yaml").write_text(to_yaml(cfg), encoding="utf-8")
     log.info("run folder: %s", out)
 
-    # -- train and evaluate inside one MLflow run (ended FAILED/KILLED if anything raises)
+    # -- train, then evaluate the best checkpoint, inside one MLflow run (never left RUNNING)
     run_context = (
         tracking.active_run(cfg.tracking.run_name) if state.is_main_process else nullcontext()
     )
     with run_context as run:
+        if state.is_main_process:
+            log_run_metadata(cfg, prepared, decisions, state.num_processes)
         trainer.train()
         trainer.remove_callback(EarlyStoppingCallback)  # it only watches validation F1
-        metrics = trainer.evaluate(prepared.datasets["validation"], metric_key_prefix="eval")
-        metrics |= trainer.evaluate(prepared.datasets["test"], metric_key_prefix="test")
-        test_labels = prepared.datasets["test"]["label"]
-        constant = binary_metrics(test_labels, [1] * len(test_labels))
-        metrics["test_constant_f1"] = constant["f1"]
-        metrics["test_constant_macro_f1"] = constant["macro_f1"]
+        metrics = evaluate_best(trainer, prepared)
+        registered = None
         if state.is_main_process:
-            trainer.save_model(str(out / "model"))
-            (out / "metrics.json").write_text(
-                json.dumps(metrics, indent=2) + "\n", encoding="utf-8"
-            )
+            run_id = run.info.run_id  # type: ignore[union-attr]
+            registered = save_best(cfg, trainer, tokenizer, prepared, metrics, out, run_id)
     objects = {
         "trainer": trainer,
         "data": prepared,
         "run_dir": out,
         "run_id": run.info.run_id if run is not None else None,
+        "registered": (cfg.tracking.registered_model, registered) if registered else None,
         "tracking_uri": uri,
         "hardware": decisions,
     }

@@ -1,0 +1,209 @@
+"""run_train.py end to end: the README's main job, what each MLflow run holds, and errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import mlflow
+import pytest
+from mlflow.tracking import MlflowClient
+
+from evidence_ft.config import load_config
+from evidence_ft.train import train
+
+from .conftest import ROOT, SHARED_SAMPLE
+
+pytestmark = pytest.mark.integration
+
+
+def run_script(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "run_train.py"), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=900,
+    )
+
+
+@pytest.fixture(scope="module")
+def main_job(tmp_path_factory):
+    """The README's main command, `python run_train.py data=sample`, in a fresh folder."""
+    cwd = tmp_path_factory.mktemp("main_job")
+    proc = run_script("data=sample", cwd=cwd)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_dir = next((cwd / "outputs").glob("*/*"))
+    return cwd, run_dir, proc.stdout
+
+
+def test_main_job_beats_a_constant_predictor(main_job):
+    _, run_dir, stdout = main_job
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["test_macro_f1"] > metrics["test_constant_macro_f1"] + 0.25
+    assert metrics["test_mcc"] > 0.4
+    assert 0.0 < metrics["decision_threshold"] < 1.0
+    for line in ("run folder:", "mlflow run:", "registered:  models:/evidence_ft/", "mlflow ui"):
+        assert line in stdout
+
+
+def test_main_job_records_everything_in_mlflow(main_job):
+    cwd, run_dir, _ = main_job
+    assert (cwd / "mlflow.db").is_file() and (cwd / "mlruns").is_dir()
+    client = MlflowClient(f"sqlite:///{cwd / 'mlflow.db'}")
+    (run,) = client.search_runs([client.get_experiment_by_name("evidence_ft").experiment_id])
+    assert run.info.status == "FINISHED"
+    params, tags = run.data.params, run.data.tags
+    assert params["data.name"] == "sample" and params["model.name_or_path"].endswith("MiniLM-L6-v2")
+    assert params["loss.gamma"] == "2.0" and params["world_size"] == "1"
+    assert params["learning_rate"] == "5e-05"  # TrainingArguments, through MLflowCallback
+    assert len(tags["git_sha"]) in (40, 7) or tags["git_sha"] == "unknown"
+    assert tags["git_dirty"] in ("true", "false", "unknown")
+    history = {m: client.get_metric_history(run.info.run_id, m) for m in ("eval_f1", "eval_loss")}
+    assert len(history["eval_f1"]) >= 2 and len(history["eval_loss"]) >= 2  # one per epoch
+    for metric in ("loss", "learning_rate", "eval_accuracy", "eval_precision", "eval_recall"):
+        assert client.get_metric_history(run.info.run_id, metric), metric
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    for name in (
+        "config.yaml",
+        "split_manifest.json",
+        "data_counts.json",
+        "hardware.json",
+        "pip_freeze.txt",
+        "metrics.json",
+    ):
+        assert name in artifacts, name
+    manifest = json.loads(
+        Path(
+            mlflow.artifacts.download_artifacts(
+                run_id=run.info.run_id,
+                artifact_path="split_manifest.json",
+                tracking_uri=f"sqlite:///{cwd / 'mlflow.db'}",
+            )
+        ).read_text()
+    )
+    assert manifest["splits"] == json.loads((run_dir / "split_manifest.json").read_text())["splits"]
+    assert manifest["fingerprint"]["posts"]
+
+
+def test_registered_and_saved_models_load_and_predict(main_job):
+    cwd, run_dir, _ = main_job
+    from transformers import pipeline
+
+    mlflow.set_tracking_uri(f"sqlite:///{cwd / 'mlflow.db'}")
+    loaded = mlflow.transformers.load_model("models:/evidence_ft/1")
+    out = loaded({"text": "Depressed mood most of the day.", "text_pair": "I feel empty."})
+    assert out[0]["label"] in ("evidence", "no_evidence")
+    plain = pipeline("text-classification", model=str(run_dir / "model"))
+    assert plain({"text": "Fatigue.", "text_pair": "I am exhausted."})[0]["label"]
+    card = (run_dir / "model" / "README.md").read_text()
+    assert "not a diagnostic instrument" in card and "Decision threshold" in card
+    config = json.loads((run_dir / "model" / "config.json").read_text())
+    assert 0 < config["decision_threshold"] < 1
+
+
+# ---------------------------------------------------------------- in-process runs (tiny model)
+
+
+def tiny_overrides(tiny_bert: Path, tmp: Path, *extra: str) -> list[str]:
+    return [
+        "data=sample",
+        f"model.name_or_path={tiny_bert}",
+        "training.num_train_epochs=2",
+        "training.learning_rate=1e-3",
+        f"tracking.uri=sqlite:///{tmp / 'mlflow.db'}",
+        f"tracking.artifact_location={tmp / 'mlruns'}",
+        f"output_dir={tmp / 'out'}",
+        *extra,
+    ]
+
+
+def test_same_seed_gives_identical_metrics(tiny_bert, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    first, _ = train(load_config(tiny_overrides(tiny_bert, tmp_path / "a")))
+    second, _ = train(load_config(tiny_overrides(tiny_bert, tmp_path / "b")))
+    keys = [
+        k for k in first if k.startswith("eval_") and "runtime" not in k and "per_second" not in k
+    ]
+    assert keys and {k: first[k] for k in keys} == {k: second[k] for k in keys}
+
+
+def test_split_manifest_is_reused(tiny_bert, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _, first = train(load_config(tiny_overrides(tiny_bert, tmp_path / "a", "training.max_steps=1")))
+    manifest = first["run_dir"] / "split_manifest.json"
+    _, second = train(
+        load_config(
+            tiny_overrides(
+                tiny_bert,
+                tmp_path / "b",
+                "training.max_steps=1",
+                "seed=99",
+                f"data.split_manifest={manifest}",
+            )
+        )
+    )
+    assert second["data"].manifest["splits"] == first["data"].manifest["splits"]
+
+
+@pytest.mark.parametrize("error", [RuntimeError("boom"), KeyboardInterrupt()])
+def test_a_failed_run_is_not_left_running(error, tiny_bert, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+    def explode(self, *args, **kwargs):
+        raise error
+
+    monkeypatch.setattr("evidence_ft.trainer.FocalLossTrainer.train", explode)
+    with pytest.raises(type(error)):
+        train(load_config(tiny_overrides(tiny_bert, tmp_path)))
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    (run,) = client.search_runs([client.get_experiment_by_name("evidence_ft").experiment_id])
+    assert run.info.status == ("KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED")
+    assert mlflow.active_run() is None
+
+
+def test_shared_preview_trains(tiny_bert, tmp_path, monkeypatch):
+    if not SHARED_SAMPLE.is_dir():
+        pytest.skip("../shared/redsm5-sample is absent (it is not shipped with the project)")
+    monkeypatch.chdir(tmp_path)
+    metrics, objects = train(
+        load_config(
+            tiny_overrides(
+                tiny_bert,
+                tmp_path,
+                "training.max_steps=2",
+                f"data.posts_path={SHARED_SAMPLE / 'redsm5_posts.csv'}",
+                f"data.annotations_path={SHARED_SAMPLE / 'redsm5_annotations.csv'}",
+            )
+        )
+    )
+    assert objects["data"].counts["annotation_rows"] == 25
+    assert "test_f1" in metrics
+
+
+# ---------------------------------------------------------------- errors a user can cause
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["data.posts_path=/nonexistent/posts.csv"], "gated"),
+        ([], "data=sample"),  # the default data=redsm5 without the gated files
+        (["data=sample", "training.nonsense=1"], "training.nonsense"),
+        (["data=sample", "+training.nonsense=1"], "not a transformers.TrainingArguments field"),
+        (["data=sample", "model.name_or_path=no-such-org/no-such-model"], "path/to/local/folder"),
+    ],
+)
+def test_user_errors_are_one_line(args, expected, tmp_path):
+    if not args and (ROOT / "data/redsm5/redsm5_posts.csv").exists():
+        pytest.skip("the real ReDSM5 files are installed here")
+    proc = run_script(*args, cwd=tmp_path, env={"HF_HUB_OFFLINE": "1"})
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert lines[-1].startswith("error: ") and expected in lines[-1], proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "outputs").exists() and not (tmp_path / "mlflow.db").exists()

@@ -1,16 +1,29 @@
-"""Classification metrics for the evidence class (label 1), from scikit-learn."""
+"""Classification metrics for the evidence class (label 1), from scikit-learn.
+
+Pair level (``binary_metrics``, ``scored_metrics``, ``ranking_metrics``), per symptom, and
+rolled up to posts (``post_level_metrics``); ``choose_threshold`` picks the decision threshold
+on validation. The doctests run with the test suite (``pytest --doctest-modules``).
+"""
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy.special import softmax
 from sklearn.metrics import (
     accuracy_score,
+    average_precision_score,
+    brier_score_loss,
+    confusion_matrix,
     f1_score,
     matthews_corrcoef,
+    precision_recall_curve,
     precision_recall_fscore_support,
+    roc_auc_score,
 )
 
 
@@ -36,7 +49,7 @@ def binary_metrics(labels: Any, predictions: Any) -> dict[str, float]:
     return {k: round(float(v), 4) for k, v in out.items()}
 
 
-def positive_probability(logits: np.ndarray) -> np.ndarray:
+def positive_probability(logits: Any) -> np.ndarray:
     """P(evidence) from two-class logits."""
     return softmax(np.asarray(logits, dtype=np.float64), axis=-1)[:, 1]
 
@@ -47,3 +60,159 @@ def compute_metrics(eval_pred: Any) -> dict[str, float]:
     if isinstance(logits, tuple):
         logits = logits[0]
     return binary_metrics(labels, (positive_probability(logits) >= 0.5).astype(int))
+
+
+def choose_threshold(labels: Any, probabilities: Any) -> float:
+    """The P(evidence) threshold that maximises F1 of the evidence class; pick it on validation.
+
+    Predict evidence when ``probability >= threshold``. scikit-learn's precision-recall curve
+    gives F1 at every distinct score; the threshold returned lies halfway between the best
+    score and the next lower one, so a re-run whose probabilities differ in the last digits
+    (another batch size or device) makes the same decisions. 0.5 when there is no positive.
+
+    >>> choose_threshold([0, 1, 1, 0, 1], [0.1, 0.4, 0.35, 0.8, 0.9])  # best: >= 0.35
+    0.225
+    >>> choose_threshold([0, 0], [0.2, 0.7])
+    0.5
+    """
+    labels, probabilities = np.asarray(labels), np.asarray(probabilities, dtype=np.float64)
+    if not len(labels) or not labels.sum():
+        return 0.5
+    precision, recall, thresholds = precision_recall_curve(labels, probabilities)
+    p, r = precision[:-1], recall[:-1]  # the last point (recall 0) has no threshold
+    f1 = np.divide(2 * p * r, p + r, out=np.zeros_like(p), where=(p + r) > 0)
+    best = int(np.argmax(f1))
+    below = thresholds[best - 1] if best > 0 else 0.0
+    return round(float((thresholds[best] + below) / 2), 12)
+
+
+def expected_calibration_error(labels: Any, probabilities: Any, n_bins: int = 10) -> float:
+    """Expected calibration error of P(evidence): sum over bins of |mean prob - positive rate|
+    weighted by the bin's share of pairs.
+
+    scikit-learn has no ECE function (``calibration_curve`` returns the bins' rates but not
+    their sizes), so it is written here with the same equal-width bins as ``calibration_curve``.
+
+    >>> expected_calibration_error([0, 0, 1, 1], [0.1, 0.2, 0.7, 0.9])  # (.1+.2+.3+.1)/4
+    0.175
+    """
+    labels = np.asarray(labels, dtype=np.float64)
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    if not len(labels):
+        return 0.0
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    bins = np.searchsorted(edges[1:-1], probabilities)
+    total = np.bincount(bins, minlength=n_bins)
+    gap = np.abs(
+        np.bincount(bins, weights=probabilities, minlength=n_bins)
+        - np.bincount(bins, weights=labels, minlength=n_bins)
+    )
+    return round(float(gap.sum() / total.sum()), 4)
+
+
+def ranking_metrics(labels: Any, probabilities: Any) -> dict[str, float | None]:
+    """Threshold-free: ROC-AUC, PR-AUC (average precision), Brier score, ECE.
+
+    The AUCs are None when only one class is present (they are undefined there).
+
+    >>> ranking_metrics([0, 0, 1, 1], [0.1, 0.6, 0.4, 0.9])
+    {'roc_auc': 0.75, 'pr_auc': 0.8333, 'brier': 0.185, 'ece': 0.35}
+    """
+    labels = np.asarray(labels)
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    both = len(np.unique(labels)) == 2
+    out = {
+        "roc_auc": roc_auc_score(labels, probabilities) if both else None,
+        "pr_auc": average_precision_score(labels, probabilities) if both else None,
+        "brier": brier_score_loss(labels, probabilities, pos_label=1) if len(labels) else None,
+        "ece": expected_calibration_error(labels, probabilities) if len(labels) else None,
+    }
+    return {k: None if v is None else round(float(v), 4) for k, v in out.items()}
+
+
+def scored_metrics(labels: Any, probabilities: Any, threshold: float) -> dict[str, Any]:
+    """``binary_metrics`` of ``probability >= threshold`` plus the confusion matrix.
+
+    The matrix is [[TN, FP], [FN, TP]] (rows: true label 0/1; columns: predicted 0/1).
+
+    >>> m = scored_metrics([0, 0, 1, 1], [0.1, 0.6, 0.4, 0.9], 0.5)
+    >>> m["f1"], m["confusion_matrix"]
+    (0.5, [[1, 1], [1, 1]])
+    """
+    labels = np.asarray(labels)
+    predictions = (np.asarray(probabilities, dtype=np.float64) >= threshold).astype(int)
+    with warnings.catch_warnings():  # MCC of a one-class symptom is 0; no warning per row
+        warnings.filterwarnings("ignore", message="A single label was found")
+        out: dict[str, Any] = binary_metrics(labels, predictions)
+    out["confusion_matrix"] = confusion_matrix(labels, predictions, labels=[0, 1]).tolist()
+    return out
+
+
+def per_symptom_metrics(
+    frame: pd.DataFrame, thresholds: dict[str, float], symptoms: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """One row per symptom (columns ``symptom``, ``label``, ``probability`` of ``frame``).
+
+    Every symptom in ``symptoms`` gets a row; one absent from ``frame`` has support 0 and no
+    metrics (None). ``thresholds`` maps a name (e.g. "at_0.5") to a threshold.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for symptom in symptoms:
+        sub = frame[frame["symptom"] == symptom]
+        row: dict[str, Any] = {"support": len(sub), "positives": int(sub["label"].sum())}
+        row |= ranking_metrics(sub["label"], sub["probability"])
+        for name, threshold in thresholds.items():
+            row[name] = (
+                scored_metrics(sub["label"], sub["probability"], threshold) if len(sub) else None
+            )
+        out[symptom] = row
+    return out
+
+
+def post_level_metrics(
+    frame: pd.DataFrame, threshold: float, symptoms: Sequence[str]
+) -> dict[str, Any]:
+    """Roll pairs up to posts: a symptom is present in a post if any of its pairs is.
+
+    Truth: any pair of (post, symptom) labelled 1; prediction: any pair with probability >=
+    threshold. A (post, symptom) without pairs counts as absent in both, which only adds true
+    negatives, so F1 is what a post-level multi-label classifier would be scored on. A symptom
+    with no true and no predicted post has F1 None and is left out of macro-F1.
+
+    >>> f = pd.DataFrame({"post_id": ["a", "a", "b"], "symptom": ["X", "X", "Y"],
+    ...                   "label": [0, 1, 1], "probability": [0.9, 0.2, 0.8]})
+    >>> m = post_level_metrics(f, 0.5, ["X", "Y", "Z"])
+    >>> m["micro_f1"], m["macro_f1"], m["per_symptom"]["Z"]["f1"]
+    (1.0, 1.0, None)
+    """
+    posts = sorted(frame["post_id"].unique())
+    flags = frame.assign(predicted=(frame["probability"] >= threshold).astype(int))
+
+    def indicator(column: str) -> np.ndarray:  # posts x symptoms, 1 = any pair is 1
+        wide = flags.pivot_table(index="post_id", columns="symptom", values=column, aggfunc="max")
+        return wide.reindex(index=posts, columns=list(symptoms)).fillna(0).astype(int).to_numpy()
+
+    truth, predicted = indicator("label"), indicator("predicted")
+    p, r, f, support = precision_recall_fscore_support(
+        truth, predicted, average=None, labels=range(len(symptoms)), zero_division=np.nan
+    )
+    per_symptom = {
+        s: {
+            "support": int(support[i]),
+            "predicted": int(predicted[:, i].sum()),
+            **{k: _rounded(v[i]) for k, v in (("precision", p), ("recall", r), ("f1", f))},
+        }
+        for i, s in enumerate(symptoms)
+    }
+    defined = f[~np.isnan(f)]
+    micro = f1_score(truth, predicted, average="micro", zero_division=0) if len(posts) else None
+    return {
+        "posts": len(posts),
+        "per_symptom": per_symptom,
+        "micro_f1": _rounded(micro),
+        "macro_f1": round(float(defined.mean()), 4) if len(defined) else None,
+    }
+
+
+def _rounded(value: Any) -> float | None:
+    return None if value is None or np.isnan(value) else round(float(value), 4)

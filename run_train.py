@@ -2,15 +2,20 @@
 
 python run_train.py data=sample                 # bundled sample, offline MiniLM
 python run_train.py model=deberta_v3 seed=7     # any Hydra override of configs/
+python run_train.py data=sample cv.folds=5      # grouped 5-fold CV; test posts untouched
 accelerate launch run_train.py                  # several GPUs / nodes
 """
 
 from evidence_ft.cli import run
+from evidence_ft.cv import cross_validate, print_cv_summary
 from evidence_ft.report import print_train_summary
 from evidence_ft.train import train
 
 
 def job(cfg):  # type: ignore[no-untyped-def]
+    if cfg.cv.folds:
+        print_cv_summary(cross_validate(cfg))
+        return
     metrics, objects = train(cfg)
     print_train_summary(metrics, objects)
 

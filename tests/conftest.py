@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -91,3 +92,26 @@ def row(post: str, k: int, symptom: str, status: int, text: str | None = None, *
         "status": status,
         **extra,
     }
+
+
+MLFLOW_ENV = (
+    "MLFLOW_TRACKING_URI",
+    "MLFLOW_EXPERIMENT_NAME",
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR",
+)
+
+
+def keep_mlflow_env(mp: pytest.MonkeyPatch) -> None:
+    """Restore the variables tracking.setup / evaluate set when ``mp`` is undone."""
+    for key in MLFLOW_ENV:
+        mp.setenv(key, os.environ.get(key, ""))
+        if not os.environ[key]:
+            mp.delenv(key)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_mlflow_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """tracking.setup() exports MLFLOW_* for MLflowCallback; undo that after every test."""
+    keep_mlflow_env(monkeypatch)

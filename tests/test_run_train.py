@@ -97,9 +97,9 @@ def test_registered_and_saved_models_load_and_predict(main_job):
     mlflow.set_tracking_uri(f"sqlite:///{cwd / 'mlflow.db'}")
     loaded = mlflow.transformers.load_model("models:/evidence_ft/1")
     out = loaded({"text": "Depressed mood most of the day.", "text_pair": "I feel empty."})
-    assert out[0]["label"] in ("evidence", "no_evidence")
+    assert out["label"] in ("evidence", "no_evidence")  # one pair in, one dict out
     plain = pipeline("text-classification", model=str(run_dir / "model"))
-    assert plain({"text": "Fatigue.", "text_pair": "I am exhausted."})[0]["label"]
+    assert plain({"text": "Fatigue.", "text_pair": "I am exhausted."})["label"]
     card = (run_dir / "model" / "README.md").read_text()
     assert "not a diagnostic instrument" in card and "Decision threshold" in card
     config = json.loads((run_dir / "model" / "config.json").read_text())

@@ -1,0 +1,204 @@
+"""Grouped k-fold cross-validation over the train+validation posts; the test posts stay fixed.
+
+python run_train.py data=sample cv.folds=5      # 5 folds, one nested MLflow run per fold
+python run_train.py cv.folds=10 seed=7          # any training override applies to every fold
+
+Posts are never split across folds (scikit-learn's ``StratifiedGroupKFold``, stratified on
+the pair labels). Each fold trains on k-1 parts, picks its best epoch and threshold on the
+held-out part, and is scored on that part (``eval_*``) and on the untouched test posts
+(``test_*``). The parent run gets the mean and standard deviation (ddof=1) of every fold
+metric. Folds keep no model: their checkpoints are deleted once scored; train the final
+model with ``cv.folds=0``.
+"""
+
+from __future__ import annotations
+
+import copy
+import gc
+import json
+import logging
+import shutil
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+from accelerate import PartialState
+from omegaconf import DictConfig, OmegaConf
+from sklearn.model_selection import StratifiedGroupKFold
+from transformers import EarlyStoppingCallback, set_seed
+
+from evidence_ft import data, tracking
+from evidence_ft.config import to_yaml
+from evidence_ft.errors import UserError
+from evidence_ft.modeling import load_tokenizer
+from evidence_ft.train import build_trainer, evaluate_best, prepare_data, run_dir
+
+log = logging.getLogger(__name__)
+
+SHOWN = ("eval_f1", "eval_macro_f1", "eval_mcc", "test_f1", "test_macro_f1", "test_mcc")
+
+
+def fold_manifests(
+    pairs: pd.DataFrame, base: dict[str, Any], folds: int, seed: int
+) -> list[dict[str, Any]]:
+    """One manifest per fold: its held-out part as validation, the rest as train, same test."""
+    pool = set(base["splits"]["train"]) | set(base["splits"]["validation"])
+    sub = pairs[pairs["post_id"].isin(pool)].reset_index(drop=True)
+    n_posts = sub["post_id"].nunique()
+    if folds < 2 or folds > n_posts:
+        raise UserError(
+            f"cv.folds={folds} must be 0 (off) or between 2 and the number of train+validation "
+            f"posts ({n_posts})"
+        )
+    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    out = []
+    for i, (train_idx, val_idx) in enumerate(splitter.split(sub, sub["label"], sub["post_id"])):
+        splits = {
+            "train": sorted(set(sub["post_id"].iloc[train_idx])),
+            "validation": sorted(set(sub["post_id"].iloc[val_idx])),
+            "test": list(base["splits"]["test"]),
+        }
+        out.append(
+            {
+                "seed": seed,
+                "fold": i,
+                "folds": folds,
+                "fingerprint": base.get("fingerprint", {}),
+                "splits": splits,
+                "summary": data.split_summary(pairs, splits),
+            }
+        )
+    return out
+
+
+def summarize(fold_metrics: list[dict[str, Any]]) -> tuple[dict[str, float], dict[str, float]]:
+    """Mean and sample standard deviation (ddof=1) of each numeric metric over the folds.
+
+    >>> summarize([{"eval_f1": 0.5}, {"eval_f1": 0.7}])
+    ({'eval_f1': 0.6}, {'eval_f1': 0.1414})
+    """
+    keys = [k for k in fold_metrics[0] if not ("runtime" in k or "per_second" in k)]
+    values = {k: np.array([float(m[k]) for m in fold_metrics]) for k in keys}
+    mean = {k: round(float(v.mean()), 4) for k, v in values.items()}
+    std = {k: round(float(v.std(ddof=1)) if len(v) > 1 else 0.0, 4) for k, v in values.items()}
+    return mean, std
+
+
+def cross_validate(cfg: DictConfig) -> dict[str, Any]:
+    """Train one model per fold in nested MLflow runs; return fold metrics, mean and std."""
+    # -- data and folds: user errors raise here, before anything is written
+    set_seed(cfg.seed)
+    state = PartialState()
+    tokenizer = load_tokenizer(cfg.model.name_or_path)
+    pairs, counts = data.load_pairs(cfg.data)
+    if cfg.data.split_manifest:
+        base = data.load_manifest(cfg.data.split_manifest, pairs, counts)
+    else:
+        base = data.make_manifest(pairs, counts, list(cfg.data.split_ratios), cfg.seed)
+    manifests = fold_manifests(pairs, base, int(cfg.cv.folds), cfg.seed)
+    uri = tracking.setup(cfg.tracking) if state.is_main_process else ""
+    out = run_dir(cfg, state)
+    if state.is_main_process:
+        data.save_manifest(base, out / "split_manifest.json")
+        (out / "config.yaml").write_text(to_yaml(cfg), encoding="utf-8")
+        for i, manifest in enumerate(manifests):
+            data.save_manifest(manifest, out / f"fold_{i}" / "split_manifest.json")
+    state.wait_for_everyone()
+    log.info("cv: %d folds; run folder %s", len(manifests), out)
+
+    # -- one nested run per fold inside the parent run (never left RUNNING)
+    results: list[dict[str, Any]] = []
+    main = state.is_main_process
+    name = cfg.tracking.run_name or f"cv-{cfg.cv.folds}"
+    context = tracking.active_run(name, {"evidence_ft.job": "cv"}) if main else nullcontext()
+    with context as parent:
+        if main:
+            tracking.log_run_metadata(
+                to_yaml(cfg),
+                OmegaConf.to_container(cfg, resolve=True),  # type: ignore[arg-type]
+                files={"split_manifest.json": base, "data_counts.json": counts},
+                params={"world_size": state.num_processes},
+            )
+        for i, manifest in enumerate(manifests):
+            results.append(_run_fold(cfg, i, manifest, tokenizer, out, state))
+        mean, std = summarize(results)
+        summary = {"folds": results, "mean": mean, "std": std}
+        if main:
+            mlflow.log_metrics({f"cv_mean_{k}": v for k, v in mean.items()})
+            mlflow.log_metrics({f"cv_std_{k}": v for k, v in std.items()})
+            (out / "cv_results.json").write_text(json.dumps(summary, indent=2) + "\n", "utf-8")
+            mlflow.log_artifact(str(out / "cv_results.json"))
+    return {
+        **summary,
+        "run_dir": out,
+        "run_id": parent.info.run_id if parent is not None else None,
+        "tracking_uri": uri,
+    }
+
+
+def _run_fold(
+    cfg: DictConfig,
+    i: int,
+    manifest: dict[str, Any],
+    tokenizer: Any,
+    out: Path,
+    state: PartialState,
+) -> dict[str, Any]:
+    """Train and score fold ``i`` in its own nested MLflow run; delete its checkpoints."""
+    fold_out = out / f"fold_{i}"
+    fold_cfg = copy.deepcopy(cfg)
+    fold_cfg.data.split_manifest = str(fold_out / "split_manifest.json")
+    fold_cfg.output_dir = str(fold_out)
+    set_seed(cfg.seed)  # every fold starts from the same initial weights
+    prepared = prepare_data(fold_cfg, tokenizer, state)
+    main = state.is_main_process
+    tags = {"evidence_ft.job": "cv_fold", "cv_fold": str(i)}
+    with tracking.active_run(f"fold-{i}", tags) if main else nullcontext():
+        trainer, _ = build_trainer(fold_cfg, prepared, tokenizer, fold_out)
+        if main:
+            mlflow.log_params({"cv.fold": i, "loss.alpha_used": prepared.alpha})
+            mlflow.log_text(json.dumps(manifest, indent=2) + "\n", "split_manifest.json")
+        trainer.train()
+        trainer.remove_callback(EarlyStoppingCallback)
+        metrics = evaluate_best(trainer, prepared)
+        if main:  # per-epoch eval_* curves are MLflowCallback's; as in train.save_best
+            best = {(f"best_{k}" if k.startswith("eval_") else k): v for k, v in metrics.items()}
+            mlflow.log_metrics(best, step=trainer.state.global_step)
+            (fold_out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", "utf-8")
+    log.info("cv: fold %d: eval_f1 %.4f test_f1 %.4f", i, metrics["eval_f1"], metrics["test_f1"])
+    del trainer
+    gc.collect()
+    state.wait_for_everyone()
+    if main:
+        shutil.rmtree(fold_out / "checkpoints", ignore_errors=True)
+    return metrics
+
+
+def format_cv(result: dict[str, Any]) -> str:
+    """Aligned table: mean, std and each fold's value of the main metrics."""
+    folds = result["folds"]
+    rows = [["metric", "mean", "std", *(f"fold {i}" for i in range(len(folds)))]]
+    for key in (*SHOWN, "decision_threshold"):
+        if key in result["mean"]:
+            values = [f"{m[key]:.4f}" for m in folds]
+            rows.append([key, f"{result['mean'][key]:.4f}", f"{result['std'][key]:.4f}", *values])
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(v.ljust(w) if c == 0 else v.rjust(w) for c, (v, w) in enumerate(zip(r, widths)))
+        for r in rows
+    )
+
+
+def print_cv_summary(result: dict[str, Any]) -> None:
+    """What ``run_train.py cv.folds=k`` prints at the end (main process only)."""
+    if not PartialState().is_main_process:
+        return
+    print()
+    print(format_cv(result))
+    print(f"run folder:  {result['run_dir']}  (cv_results.json, fold_<i>/split_manifest.json)")
+    if result.get("run_id"):
+        print(f"mlflow run:  {result['run_id']}  (one nested run per fold)")
+        print(f"browse runs: mlflow ui --backend-store-uri {result['tracking_uri']}")

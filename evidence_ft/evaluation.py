@@ -1,0 +1,467 @@
+"""``evaluate(cfg)``: score a trained checkpoint on the posts it was tested against.
+
+python run_eval.py checkpoint=outputs/2026-01-01/12-00-00/model   # local run folder's model
+python run_eval.py checkpoint=runs:/<run_id>/model                # MLflow run's logged model
+python run_eval.py checkpoint=models:/evidence_ft/3 split=validation
+python run_eval.py checkpoint=models:/evidence_ft@champion data=sample split=all log=false
+
+By default the data files and the split are the training run's own (its ``config.yaml`` and
+``split_manifest.json``); ``data.*`` overrides and ``split=`` pick other files or posts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+import torch
+from datasets import Dataset, DatasetDict
+from mlflow.exceptions import MlflowException
+from omegaconf import DictConfig, OmegaConf
+from transformers import (
+    AutoConfig,
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    DataCollatorWithPadding,
+    Trainer,
+    TrainingArguments,
+)
+
+from evidence_ft import data, plots, tracking
+from evidence_ft.config import load_config
+from evidence_ft.errors import UserError
+from evidence_ft.metrics import (
+    per_symptom_metrics,
+    positive_probability,
+    post_level_metrics,
+    ranking_metrics,
+    scored_metrics,
+)
+
+log = logging.getLogger(__name__)
+
+SPLIT_CHOICES = ("test", "validation", "train", "all")
+CHECKPOINT_HINT = (
+    "give a run folder's model/ (outputs/<date>/<time>/model), runs:/<run_id>/model, "
+    "models:/<name>/<version> or models:/<name>@<alias>"
+)
+
+
+@dataclass
+class Checkpoint:
+    """Where a checkpoint's files are on disk, and the training run they came from."""
+
+    source: str
+    model_dir: Path
+    tokenizer_dir: Path
+    run_id: str | None
+    run_files: dict[str, Any]  # parsed config.yaml / split_manifest.json / metrics.json, if found
+
+
+# ---------------------------------------------------------------------------- the checkpoint
+
+
+@contextlib.contextmanager
+def resolve_checkpoint(checkpoint: str) -> Iterator[Checkpoint]:
+    """A local folder as it is; ``runs:/`` and ``models:/`` URIs downloaded to a temp folder."""
+    if not checkpoint.startswith(("runs:/", "models:/")):
+        yield _local_checkpoint(checkpoint)
+        return
+    run_id = _run_id_of(checkpoint)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    with tempfile.TemporaryDirectory(prefix="evidence_ft_eval_") as tmp:
+        try:
+            root = Path(mlflow.artifacts.download_artifacts(artifact_uri=checkpoint, dst_path=tmp))
+        except (MlflowException, OSError) as err:
+            raise _uri_error(checkpoint, err) from err
+        model_dir = root / "model" if (root / "MLmodel").is_file() else root
+        tokenizer_dir = root / "components" / "tokenizer"
+        if not tokenizer_dir.is_dir():
+            tokenizer_dir = model_dir
+        yield Checkpoint(checkpoint, model_dir, tokenizer_dir, run_id, _mlflow_run_files(run_id))
+
+
+def _local_checkpoint(checkpoint: str) -> Checkpoint:
+    folder = Path(checkpoint).expanduser().absolute()
+    if not folder.is_dir():
+        raise UserError(f"checkpoint={checkpoint}: no such folder; {CHECKPOINT_HINT}")
+    if not (folder / "config.json").is_file() and (folder / "model" / "config.json").is_file():
+        folder = folder / "model"  # the run folder itself was given
+    if not (folder / "config.json").is_file():
+        raise UserError(
+            f"checkpoint={checkpoint}: not a Hugging Face model folder (no config.json); "
+            f"{CHECKPOINT_HINT}"
+        )
+    run_dir = folder.parent
+    files = {
+        "config": _read(run_dir / "config.yaml"),
+        "manifest": _read(run_dir / "split_manifest.json"),
+        "metrics": _read(run_dir / "metrics.json"),
+    }
+    return Checkpoint(str(folder), folder, folder, None, files)
+
+
+def _read(path: Path) -> Any:
+    if not path.is_file():
+        return None
+    text = path.read_text(encoding="utf-8")
+    return json.loads(text) if path.suffix == ".json" else OmegaConf.create(text)
+
+
+def _run_id_of(uri: str) -> str:
+    """The training run behind ``runs:/<id>/...`` or a registered ``models:/`` version."""
+    client = mlflow.MlflowClient()
+    try:
+        if uri.startswith("runs:/"):
+            run_id = uri[len("runs:/") :].split("/")[0]
+            client.get_run(run_id)
+            return run_id
+        match = re.fullmatch(r"models:/([^/@]+)(?:/([^/]+)|@([^/]+))/?", uri)
+        if not match:
+            raise UserError(f"checkpoint={uri}: not a model URI; {CHECKPOINT_HINT}")
+        name, version, alias = match.groups()
+        if alias:
+            found = client.get_model_version_by_alias(name, alias)
+        elif version.isdigit():
+            found = client.get_model_version(name, version)
+        else:  # e.g. models:/<name>/latest
+            versions = client.search_model_versions(f"name='{name}'")
+            if not versions:
+                raise UserError(f"checkpoint={uri}: no registered model named {name!r}")
+            found = max(versions, key=lambda v: int(v.version))
+    except MlflowException as err:
+        raise _uri_error(uri, err) from err
+    if not found.run_id:
+        raise UserError(f"checkpoint={uri}: this model version records no training run")
+    return str(found.run_id)
+
+
+def _uri_error(uri: str, err: Exception) -> UserError:
+    first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+    return UserError(
+        f"checkpoint={uri}: not found in the MLflow store {mlflow.get_tracking_uri()} ({first}); "
+        "check the id/name or tracking.uri"
+    )
+
+
+def _mlflow_run_files(run_id: str) -> dict[str, Any]:
+    """The training run's config, manifest and metrics artifacts (None where absent)."""
+    names = {"config": "config.yaml", "manifest": "split_manifest.json", "metrics": "metrics.json"}
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="evidence_ft_run_") as tmp:
+        for key, name in names.items():
+            try:
+                path = mlflow.artifacts.download_artifacts(
+                    run_id=run_id, artifact_path=name, dst_path=tmp
+                )
+                out[key] = _read(Path(path))
+            except (MlflowException, OSError):
+                out[key] = None
+    return out
+
+
+def load_checkpoint(ckpt: Checkpoint) -> tuple[Any, Any]:
+    """The 2-label sequence classifier and its tokenizer; UserError for anything else."""
+    try:
+        config = AutoConfig.from_pretrained(ckpt.model_dir)
+    except (OSError, ValueError) as err:
+        raise UserError(f"checkpoint={ckpt.source}: cannot read config.json ({err})") from err
+    architectures = list(getattr(config, "architectures", None) or [])
+    if not any(a.endswith("ForSequenceClassification") for a in architectures):
+        raise UserError(
+            f"checkpoint={ckpt.source}: {architectures or 'an unnamed architecture'} is not a "
+            "sequence classifier; evaluate a model saved by run_train.py"
+        )
+    if config.num_labels != 2:
+        raise UserError(f"checkpoint={ckpt.source}: has {config.num_labels} labels, expected 2")
+    model = AutoModelForSequenceClassification.from_pretrained(ckpt.model_dir)
+    tokenizer = AutoTokenizer.from_pretrained(ckpt.tokenizer_dir)
+    return model, tokenizer
+
+
+def training_run_id(ckpt: Checkpoint, model: Any) -> str | None:
+    """The training run's id: from the URI, the model config, or the run's output_dir param."""
+    if ckpt.run_id:
+        return ckpt.run_id
+    recorded = getattr(model.config, "mlflow_run_id", None)
+    if recorded:
+        return str(recorded)
+    # MLflowCallback logs TrainingArguments.output_dir = <run_dir>/checkpoints as a param.
+    output_dir = str(ckpt.model_dir.parent / "checkpoints").replace("'", "\\'")
+    try:
+        runs = mlflow.search_runs(
+            search_all_experiments=True,
+            filter_string=f"params.output_dir = '{output_dir}'",
+            output_format="list",
+        )
+    except MlflowException:
+        return None
+    return runs[0].info.run_id if runs else None
+
+
+# ---------------------------------------------------------------------------- data
+
+
+def data_config(cfg: DictConfig, ckpt: Checkpoint) -> DictConfig:
+    """The training run's ``data`` config with this command's ``data`` overrides on top.
+
+    An override is a ``data`` value that differs from the ``configs/eval.yaml`` default.
+    """
+    run_cfg = ckpt.run_files.get("config")
+    if run_cfg is None or "data" not in run_cfg:
+        return cfg.data
+    default = load_config([], "eval").data
+    changed = {k: v for k, v in cfg.data.items() if k not in default or default[k] != v}
+    # eval.yaml's keys first, so a key newer than the run's config.yaml still has a value
+    merged = OmegaConf.merge(OmegaConf.to_container(cfg.data), run_cfg.data, changed)
+    assert isinstance(merged, DictConfig)
+    return merged
+
+
+def select_split(
+    pairs: pd.DataFrame, split: str, manifest: dict[str, Any] | None, source: str
+) -> pd.DataFrame:
+    """The pairs of the posts in ``split`` of the manifest (every pair for ``split=all``)."""
+    if split == "all":
+        return pairs.reset_index(drop=True)
+    if manifest is None:
+        raise UserError(
+            f"no split manifest for checkpoint={source}; "
+            "set data.split_manifest=<file> or split=all"
+        )
+    posts = set(manifest["splits"][split])
+    chosen = pairs[pairs["post_id"].isin(posts)].reset_index(drop=True)
+    missing = len(posts - set(chosen["post_id"]))
+    if missing:
+        log.warning("eval: %d %s post(s) of the manifest are not in the data files", missing, split)
+    if chosen.empty:
+        raise UserError(
+            f"split={split}: none of its {len(posts)} posts is in the data files; evaluate another "
+            "file with split=all, or point data.* at the files the model was trained on"
+        )
+    return chosen
+
+
+def predict(
+    model: Any, tokenizer: Any, pairs: pd.DataFrame, max_length: int, batch_size: int
+) -> Any:
+    """P(evidence) per pair: the training tokenization and collator, ``Trainer.predict``."""
+    dsd = DatasetDict({"eval": Dataset.from_pandas(pairs, preserve_index=False)})
+    encoded = data.tokenize(dsd, tokenizer, max_length)["eval"]
+    with tempfile.TemporaryDirectory(prefix="evidence_ft_predict_") as tmp:
+        args = TrainingArguments(
+            output_dir=tmp,
+            per_device_eval_batch_size=batch_size,
+            report_to="none",
+            disable_tqdm=True,
+            dataloader_pin_memory=torch.cuda.is_available(),
+        )
+        trainer = Trainer(
+            model=model,
+            args=args,
+            data_collator=DataCollatorWithPadding(tokenizer),
+            processing_class=tokenizer,
+        )
+        out = trainer.predict(encoded)
+    if not np.array_equal(np.asarray(out.label_ids), pairs["label"].to_numpy()):
+        raise RuntimeError("Trainer.predict returned the pairs out of order")
+    return positive_probability(out.predictions)
+
+
+# ---------------------------------------------------------------------------- the report
+
+
+def build_report(frame: pd.DataFrame, threshold: float) -> dict[str, Any]:
+    """Pair-level, per-symptom and post-level metrics at 0.5 and at the decision threshold."""
+    thresholds = {"at_0.5": 0.5, "at_threshold": threshold}
+    labels, probs = frame["label"].to_numpy(), frame["probability"].to_numpy()
+    pair: dict[str, Any] = ranking_metrics(labels, probs)
+    pair |= {name: scored_metrics(labels, probs, t) for name, t in thresholds.items()}
+    return {
+        "decision_threshold": threshold,
+        "posts": int(frame["post_id"].nunique()),
+        "pairs": len(frame),
+        "positives": int(labels.sum()),
+        "pair_level": pair,
+        "per_symptom": per_symptom_metrics(frame, thresholds, data.SYMPTOMS),
+        "post_level": {
+            name: post_level_metrics(frame, t, data.SYMPTOMS) for name, t in thresholds.items()
+        },
+    }
+
+
+def flat_metrics(tree: dict[str, Any], prefix: str) -> dict[str, float]:
+    """Numeric leaves as ``prefix/a/b`` MLflow metric names (lists and None left out).
+
+    >>> flat_metrics({"f1": 0.5, "x": None, "by": {"A": {"support": 3}}}, "test")
+    {'test/f1': 0.5, 'test/by/A/support': 3.0}
+    """
+    out: dict[str, float] = {}
+    for key, value in tree.items():
+        name = f"{prefix}/{key}"
+        if isinstance(value, dict):
+            out |= flat_metrics(value, name)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[name] = float(value)
+    return out
+
+
+def _aligned(rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+        for r in rows
+    )
+
+
+def _f(value: Any) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """The terminal view: pair-level, per-symptom and post-level tables."""
+    t = report["decision_threshold"]
+    at_t = f"@{t:.4f}"
+    pair = report["pair_level"]
+    rows = [["pair level", "@0.5", at_t]]
+    for m in ("accuracy", "precision", "recall", "f1", "macro_f1", "mcc"):
+        rows.append([m, _f(pair["at_0.5"][m]), _f(pair["at_threshold"][m])])
+    rows += [[m, _f(pair[m]), ""] for m in ("roc_auc", "pr_auc", "brier", "ece")]
+    for name, i, j in (("TN", 0, 0), ("FP", 0, 1), ("FN", 1, 0), ("TP", 1, 1)):
+        rows.append(
+            [name, *(str(pair[k]["confusion_matrix"][i][j]) for k in ("at_0.5", "at_threshold"))]
+        )
+    sym = [["per symptom", "pairs", "pos", "f1@0.5", f"f1{at_t}", "prec", "recall", "roc_auc"]]
+    for name, r in report["per_symptom"].items():
+        tuned = r["at_threshold"] or {}
+        base = r["at_0.5"] or {}
+        sym.append(
+            [
+                name,
+                str(r["support"]),
+                str(r["positives"]),
+                _f(base.get("f1")),
+                _f(tuned.get("f1")),
+                _f(tuned.get("precision")),
+                _f(tuned.get("recall")),
+                _f(r["roc_auc"]),
+            ]
+        )
+    post = report["post_level"]
+    posts = [["post level", "posts", "f1@0.5", f"f1{at_t}"]]
+    for name in data.SYMPTOMS:
+        a, b = post["at_0.5"]["per_symptom"][name], post["at_threshold"]["per_symptom"][name]
+        posts.append([name, str(a["support"]), _f(a["f1"]), _f(b["f1"])])
+    for m in ("micro_f1", "macro_f1"):
+        posts.append([m, "", _f(post["at_0.5"][m]), _f(post["at_threshold"][m])])
+    return "\n\n".join(_aligned(r) for r in (rows, sym, posts))
+
+
+def output_folder(cfg: DictConfig) -> Path:
+    path = Path(cfg.output_dir or f"outputs/eval/{datetime.now():%Y-%m-%d/%H-%M-%S}").absolute()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+# ---------------------------------------------------------------------------- the job
+
+
+def evaluate(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Resolve, load, predict, score, write and log; return (report, objects)."""
+    if not cfg.checkpoint:
+        raise UserError(
+            f"checkpoint is required: python run_eval.py checkpoint=...; {CHECKPOINT_HINT}"
+        )
+    if cfg.split not in SPLIT_CHOICES:
+        raise UserError(f"split={cfg.split} must be one of {'|'.join(SPLIT_CHOICES)}")
+    mlflow.set_tracking_uri(tracking.resolve_uri(cfg.tracking.uri))
+
+    # -- the checkpoint, its training run, the posts to score
+    with resolve_checkpoint(str(cfg.checkpoint)) as ckpt:
+        model, tokenizer = load_checkpoint(ckpt)
+    source = ckpt.source
+    run_id = training_run_id(ckpt, model)
+    threshold = float(getattr(model.config, "decision_threshold", 0.5))
+    data_cfg = data_config(cfg, ckpt)
+    pairs, counts = data.load_pairs(data_cfg)
+    manifest = ckpt.run_files.get("manifest")
+    if cfg.data.split_manifest:  # this command's own choice, not the training run's
+        manifest = _read(Path(cfg.data.split_manifest))
+        if manifest is None:
+            raise UserError(f"data.split_manifest: {cfg.data.split_manifest} not found")
+    if manifest and manifest.get("fingerprint") not in (None, {}, counts.get("fingerprint")):
+        log.warning("eval: the data files differ from the ones the run's split was made from")
+    chosen = select_split(pairs, cfg.split, manifest, source)
+    log.info(
+        "eval: %s split: %d posts, %d pairs", cfg.split, chosen["post_id"].nunique(), len(chosen)
+    )
+
+    # -- predict and score
+    probs = predict(model, tokenizer, chosen, int(data_cfg.max_length), int(cfg.batch_size))
+    frame = chosen[["post_id", "sentence_id", "symptom", "label"]].assign(probability=probs)
+    report = {
+        "checkpoint": source,
+        "training_run_id": run_id,
+        "split": cfg.split,
+        "data": {k: data_cfg[k] for k in ("name", "posts_path", "annotations_path")},
+        **build_report(frame, threshold),
+    }
+
+    recorded = (ckpt.run_files.get("metrics") or {}).get("eval_f1")
+    now = report["pair_level"]["at_0.5"]["f1"]
+    if cfg.split == "validation" and recorded is not None and abs(now - recorded) > 1e-4:
+        log.warning("eval: validation F1 %.4f differs from the run's eval_f1 %.4f", now, recorded)
+
+    # -- write, print, log
+    out = output_folder(cfg)
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    frame.to_csv(out / "predictions.csv", index=False)
+    plots.write_plots(frame, report, out / "plots")
+    header = (
+        f"{source} on the {cfg.split} split: {report['posts']} posts, {report['pairs']} pairs "
+        f"({report['positives']} positive); decision threshold {threshold:.4f} "
+        "(chosen on validation at training time)"
+    )
+    table = header + "\n\n" + format_report(report)
+    (out / "table.txt").write_text(table + "\n", encoding="utf-8")
+    print(table)
+    print(f"\nreport folder: {out}  (report.json, predictions.csv, table.txt, plots/)")
+    eval_run_id = None
+    if cfg.log:
+        eval_run_id = _log_to_mlflow(cfg, report, out, run_id)
+        print(f"mlflow run:    {eval_run_id}  (evaluation of training run {run_id})")
+    return report, {"output_dir": out, "run_id": eval_run_id, "frame": frame}
+
+
+def _log_to_mlflow(cfg: DictConfig, report: dict[str, Any], out: Path, run_id: str | None) -> str:
+    tracking.setup(cfg.tracking)
+    tags = {"evidence_ft.job": "evaluation", "checkpoint": report["checkpoint"]}
+    if run_id:
+        tags["training_run_id"] = run_id
+    with tracking.active_run(cfg.tracking.run_name or f"eval-{cfg.split}", tags) as run:
+        mlflow.set_tags(tracking.git_state())
+        mlflow.log_params(
+            {
+                "checkpoint": report["checkpoint"],
+                "split": cfg.split,
+                "decision_threshold": report["decision_threshold"],
+                "batch_size": cfg.batch_size,
+                **{f"data.{k}": v for k, v in report["data"].items()},
+            }
+        )
+        section = {k: report[k] for k in ("pair_level", "per_symptom", "post_level")}
+        mlflow.log_metrics(flat_metrics(section, cfg.split))
+        mlflow.log_artifacts(str(out))
+        return str(run.info.run_id)

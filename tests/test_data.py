@@ -8,9 +8,9 @@ from transformers import AutoTokenizer, DataCollatorWithPadding
 
 from evidence_ft import data
 from evidence_ft.errors import UserError
-from evidence_ft.modeling import resolve_model_path
+from evidence_ft.modeling import DEFAULT_MODEL, resolve_model_path
 
-from .conftest import MINILM, ROOT, row, write_dataset
+from .conftest import ROOT, row, write_dataset
 
 SPECIAL = "Something no single criterion covers."
 
@@ -205,7 +205,7 @@ def test_manifest_round_trip_and_reuse(tmp_path):
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    return AutoTokenizer.from_pretrained(resolve_model_path(MINILM))
+    return AutoTokenizer.from_pretrained(resolve_model_path(DEFAULT_MODEL))
 
 
 def test_dataset_dict_columns_and_pair_encoding(tmp_path, tokenizer):

@@ -119,7 +119,9 @@ def build_trainer(
         train_dataset=prepared.datasets["train"],
         eval_dataset=prepared.datasets["validation"],
         processing_class=tokenizer,
-        data_collator=DataCollatorWithPadding(tokenizer),
+        data_collator=DataCollatorWithPadding(
+            tokenizer, pad_to_multiple_of=cfg.data.get("pad_to_multiple_of")
+        ),
         compute_metrics=compute_metrics,
         callbacks=callbacks,
         alpha=prepared.alpha,

@@ -1,0 +1,478 @@
+"""Speed benchmark: ratios measured in one run on one machine, on a full-size synthetic corpus.
+
+python -m evidence_ft.bench                      # MiniLM, the figures in docs/PERFORMANCE.md
+python -m evidence_ft.bench --quick              # smoke mode: tiny random model, few steps
+python -m evidence_ft.bench --steps 40 --rounds 3 --json bench.json
+
+It writes a corpus with ReDSM5's published shape (``evidence_ft.synthetic``) to a temp folder,
+then measures: [a] FocalLossTrainer (built by ``train.build_trainer``) against a plain PyTorch
+loop over the same model and the same batches; [b] epoch time with dynamic padding against
+padding every pair to 512 and to 128 tokens, plus the other data-loading knobs; [c] the time to
+build the DatasetDict from the CSVs; [d] evaluation throughput; [e] GPU figures, only where
+CUDA is present. Nothing is logged to MLflow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from datasets import DatasetDict
+from transformers import DataCollatorWithPadding, TrainerCallback, get_linear_schedule_with_warmup
+from transformers.trainer_callback import PrinterCallback
+
+from evidence_ft import synthetic
+from evidence_ft.config import load_config
+from evidence_ft.losses import focal_loss
+from evidence_ft.modeling import DEFAULT_MODEL, load_model, load_tokenizer, save_tiny_model
+
+# Timing only: no evaluation, checkpoints or MLflow inside the measured loops.
+BENCH_OVERRIDES = [
+    "training.report_to=[]",
+    "training.eval_strategy=no",
+    "training.save_strategy=no",
+    "training.load_best_model_at_end=false",
+]
+GOALS = {"trainer_vs_loop": 0.90, "vs_pad512": 15.0, "vs_pad128": 2.0, "build_s": 5.0}
+
+
+def sync() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+class StepClock(TrainerCallback):
+    """Wall-clock time at the start of training and after every optimizer step."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        sync()
+        self.times = [time.perf_counter()]
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        sync()
+        self.times.append(time.perf_counter())
+
+
+def rate(times: Sequence[float], batch: int, skip: int, upto: int | None = None) -> float:
+    """Samples per second over steps ``skip+1..upto`` (the first ``skip`` steps are warm-up)."""
+    upto = len(times) - 1 if upto is None else upto
+    return (upto - skip) * batch / (times[upto] - times[skip])
+
+
+class Bench:
+    """Shared set-up: the corpus, the composed config, the tokenized splits."""
+
+    def __init__(self, model: str, work: Path, seed: int, train_pairs: int | None) -> None:
+        from accelerate import PartialState
+
+        from evidence_ft.train import prepare_data
+
+        posts, annotations = synthetic.generate_full_size(seed)
+        synthetic.write_corpus(posts, annotations, work / "corpus")
+        self.corpus = {"posts": len(posts), "annotation_rows": len(annotations)}
+        self.work = work
+        self.base = [
+            f"data.posts_path={work / 'corpus' / 'redsm5_posts.csv'}",
+            f"data.annotations_path={work / 'corpus' / 'redsm5_annotations.csv'}",
+            f"model.name_or_path={model}",
+            f"output_dir={work / 'run'}",
+            *BENCH_OVERRIDES,
+        ]
+        self.cfg = load_config(self.base)
+        self.tokenizer = load_tokenizer(model)
+        self.state = PartialState()
+        self.build_times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            self.prepared = prepare_data(self.cfg, self.tokenizer, self.state)
+            self.build_times.append(time.perf_counter() - start)
+        if train_pairs:  # a fixed subset, for --quick
+            datasets = dict(self.prepared.datasets)
+            datasets["train"] = datasets["train"].select(range(train_pairs))
+            self.prepared = replace(self.prepared, datasets=DatasetDict(datasets))
+        self.batch = int(self.cfg.training.per_device_train_batch_size)
+        self.n_train = len(self.prepared.datasets["train"])
+
+    def trainer(self, overrides: Sequence[str], prepared: Any = None, collator: Any = None) -> Any:
+        from transformers import set_seed
+
+        from evidence_ft.train import build_trainer
+
+        cfg = load_config([*self.base, *overrides])
+        set_seed(cfg.seed)
+        trainer, _ = build_trainer(
+            cfg, prepared or self.prepared, self.tokenizer, self.work / "run"
+        )
+        trainer.remove_callback(PrinterCallback)
+        if collator is not None:
+            trainer.data_collator = collator
+        return trainer
+
+    def training_args(self, overrides: Sequence[str]) -> Any:
+        """The TrainingArguments the Trainer would get (for the plain loop's hyperparameters)."""
+        from omegaconf import OmegaConf
+
+        from evidence_ft.trainer import build_training_args
+
+        cfg = load_config([*self.base, *overrides])
+        training = OmegaConf.to_container(cfg.training, resolve=True)
+        return build_training_args(training, str(self.work / "run"), cfg.seed)[0]  # type: ignore[arg-type]
+
+    def train_times(self, overrides: Sequence[str], **kwargs: Any) -> list[float]:
+        """Step times of ``trainer.train()`` with ``overrides`` on top of the default config."""
+        trainer = self.trainer(overrides, **kwargs)
+        clock = StepClock()
+        trainer.add_callback(clock)
+        trainer.train()
+        return clock.times
+
+    def epoch(self, overrides: Sequence[str] = ()) -> tuple[float, list[float]]:
+        """One full epoch through the Trainer: (seconds, step times)."""
+        times = self.train_times(["training.num_train_epochs=1", *overrides])
+        return times[-1] - times[0], times
+
+    def fixed_pad_epoch(self, length: int, steps: int) -> float:
+        """Epoch seconds with every pair padded to ``length``: every step has the same shape,
+        so (time per sample over steps 2..steps) x train pairs is the epoch time."""
+        collator = DataCollatorWithPadding(self.tokenizer, padding="max_length", max_length=length)
+        times = self.train_times([f"training.max_steps={steps}"], collator=collator)
+        return self.n_train / rate(times, self.batch, skip=1)
+
+
+def plain_loop(bench: Bench, dataset: Any, steps: int, args: Any) -> list[float]:
+    """A hand-written loop over the same model, batches, loss, optimizer and schedule."""
+    from torch.utils.data import DataLoader
+    from transformers import set_seed
+
+    cfg = bench.cfg
+    set_seed(cfg.seed)
+    device = args.device
+    model = load_model(cfg.model.name_or_path, cfg.model.attn_implementation).to(device)
+    model.train()
+    columns = ("input_ids", "token_type_ids", "attention_mask", "label")
+    keep = [c for c in columns if c in dataset.column_names]
+    loader = DataLoader(
+        dataset.select_columns(keep),
+        batch_size=bench.batch,
+        shuffle=False,
+        collate_fn=DataCollatorWithPadding(bench.tokenizer),
+    )
+    decay = [p for p in model.parameters() if p.ndim >= 2]
+    no_decay = [p for p in model.parameters() if p.ndim < 2]
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay}],
+        lr=args.learning_rate,
+        weight_decay=0.0,
+        fused=args.optim == "adamw_torch_fused",
+    )
+    schedule = get_linear_schedule_with_warmup(optimizer, args.get_warmup_steps(steps), steps)
+    alpha = torch.tensor(bench.prepared.alpha, device=device)
+    sync()
+    times = [time.perf_counter()]
+    for _, batch in zip(range(steps), loader):
+        batch = {k: v.to(device) for k, v in batch.items()}
+        labels = batch.pop("labels")
+        loss = focal_loss(model(**batch).logits, labels, alpha=alpha, gamma=cfg.loss.gamma)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), args.max_grad_norm)
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad(set_to_none=True)
+        sync()
+        times.append(time.perf_counter())
+    return times
+
+
+def trainer_vs_loop(bench: Bench, steps: int, rounds: int, skip: int) -> dict[str, float]:
+    """[a] Same batches for both: a once-shuffled train split read sequentially, fp32 both."""
+    steps = min(steps, bench.n_train // bench.batch)
+    shuffled = bench.prepared.datasets["train"].shuffle(seed=bench.cfg.seed)
+    prepared = replace(
+        bench.prepared, datasets=DatasetDict({**bench.prepared.datasets, "train": shuffled})
+    )
+    fixed = [
+        f"training.max_steps={steps}",
+        "training.train_sampling_strategy=sequential",
+        "training.bf16=false",
+        "training.fp16=false",
+    ]
+    seconds = {"trainer": 0.0, "loop": 0.0}
+    samples = (steps - skip) * bench.batch * rounds
+    for r in range(rounds):
+        for who in ("loop", "trainer") if r % 2 == 0 else ("trainer", "loop"):
+            if who == "trainer":
+                times = bench.train_times(fixed, prepared=prepared)
+            else:
+                times = plain_loop(bench, shuffled, steps, bench.training_args(fixed))
+            seconds[who] += times[-1] - times[skip]
+    return {
+        "trainer_samples_per_s": samples / seconds["trainer"],
+        "loop_samples_per_s": samples / seconds["loop"],
+        "ratio": seconds["loop"] / seconds["trainer"],
+        "steps": steps,
+        "rounds": rounds,
+    }
+
+
+def padding(bench: Bench, steps: int, pad_steps: dict[int, int], skip: int) -> dict[str, float]:
+    """[b] Full epochs for dynamic padding (random / length-grouped); fixed pads extrapolated."""
+    out: dict[str, float] = {}
+    out["epoch_dynamic_s"], times = bench.epoch(["training.train_sampling_strategy=random"])
+    out["epoch_grouped_s"], _ = bench.epoch(["training.train_sampling_strategy=group_by_length"])
+    for length, n in pad_steps.items():
+        out[f"epoch_pad{length}_s"] = bench.fixed_pad_epoch(length, n)
+    for strategy in ("random", "group_by_length"):
+        out[f"padded_length_{strategy}"] = padded_length(bench, strategy)
+    # Knobs that keep the same batches (same sampler and seed): first ``steps`` steps compared.
+    steps = min(steps, len(times) - 1)
+    base = rate(times, bench.batch, skip, steps)
+    same = [f"training.max_steps={steps}", "training.train_sampling_strategy=random"]
+    pad8 = DataCollatorWithPadding(bench.tokenizer, pad_to_multiple_of=8)
+    t = bench.train_times(same, collator=pad8)
+    out["pad_multiple_8_speedup"] = rate(t, bench.batch, skip) / base
+    t = bench.train_times([*same, "training.dataloader_num_workers=2"])
+    out["workers_2_speedup"] = rate(t, bench.batch, skip) / base
+    out["knob_steps"] = steps
+    return out
+
+
+def padded_length(bench: Bench, strategy: str) -> float:
+    """Mean padded sequence length of an epoch's batches (what dynamic padding computes on)."""
+    trainer = bench.trainer([f"training.train_sampling_strategy={strategy}"])
+    return statistics.mean(b["input_ids"].shape[1] for b in trainer.get_train_dataloader())
+
+
+def evaluation(bench: Bench) -> dict[str, float]:
+    """[d] ``trainer.evaluate`` over validation + test; the second of two passes (warm)."""
+    from datasets import concatenate_datasets
+
+    pairs = concatenate_datasets(
+        [bench.prepared.datasets["validation"], bench.prepared.datasets["test"]]
+    )
+    trainer = bench.trainer([])
+    runtimes = [trainer.evaluate(pairs)["eval_runtime"] for _ in range(2)]
+    return {"pairs": len(pairs), "pairs_per_s": len(pairs) / runtimes[-1]}
+
+
+# [e] settings: the plain baseline turns off everything the hardware resolver would turn on.
+GPU_RUNS = {
+    "plain fp32": [
+        "training.bf16=false",
+        "training.fp16=false",
+        "training.tf32=false",
+        "training.optim=adamw_torch",
+    ],
+    "mixed precision": [],  # the default config: bf16 (else fp16), TF32, fused AdamW
+    "training=optimized": ["training=optimized"],
+    "optimized + checkpointing": ["training=optimized", "training.activation_checkpointing=true"],
+}
+
+
+def gpu(bench: Bench, skip: int) -> dict[str, dict[str, float]]:
+    """[e] One epoch per setting: seconds (compile included), steady pairs/s, peak memory."""
+    from transformers import BertConfig, BertForSequenceClassification
+
+    # BERT-base shape with random weights: the same compute as bert-base-uncased, offline.
+    folder = bench.work / "bert_base"
+    config = BertConfig()
+    config.num_labels = 2
+    BertForSequenceClassification(config).save_pretrained(folder)
+    bench.tokenizer.save_pretrained(folder)
+    runs = {
+        **GPU_RUNS,
+        "bert-base optimized": ["training=optimized", f"model.name_or_path={folder}"],
+    }
+    out = {}
+    for name, overrides in runs.items():
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+        seconds, times = bench.epoch(overrides)
+        out[name] = {
+            "epoch_s": seconds,
+            "pairs_per_s": rate(times, bench.batch, skip),
+            "peak_gib": torch.cuda.max_memory_allocated() / 2**30,
+        }
+    return out
+
+
+def machine() -> dict[str, Any]:
+    import transformers
+
+    model = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
+
+
+def timed(say: Callable[[str], None], what: str, fn: Callable[[], Any]) -> Any:
+    start = time.perf_counter()
+    result = fn()
+    say(f"   ({what} took {time.perf_counter() - start:.0f} s)")
+    return result
+
+
+def run(args: argparse.Namespace, say: Callable[[str], None] = print) -> dict[str, Any]:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import datasets
+    import transformers
+
+    datasets.disable_progress_bars()
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    skip = 1 if args.quick else 2
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    info: dict[str, Any] = {"machine": machine(), "load_start": os.getloadavg()[0]}
+    m = info["machine"]
+    say(
+        f"machine: {m['cpus']} CPUs ({m['cpu_model']}), torch {m['torch']}, transformers "
+        f"{m['transformers']}, {m['torch_threads']} torch threads, GPU: {m['cuda'] or 'none'}; "
+        f"load average {info['load_start']:.2f}"
+    )
+    with tempfile.TemporaryDirectory(prefix="evidence_bench_") as tmp:
+        work = Path(tmp)
+        model = args.model or (str(save_tiny_model(work / "tiny")) if args.quick else DEFAULT_MODEL)
+        bench = Bench(model, work, args.seed, args.train_pairs)
+        sizes = {k: len(v) for k, v in bench.prepared.datasets.items()}
+        lengths = [len(x) for x in bench.prepared.datasets["train"]["input_ids"]]
+        info |= {"model": model, "corpus": bench.corpus, "pairs": sizes}
+        say(
+            f"corpus: {bench.corpus['posts']} posts, {bench.corpus['annotation_rows']} annotation "
+            f"rows -> pairs {sizes}; train pairs {statistics.mean(lengths):.1f} tokens on "
+            f"average (max {max(lengths)}); model {model}; batch {bench.batch}"
+        )
+
+        a = timed(say, "[a]", lambda: trainer_vs_loop(bench, args.steps, args.rounds, skip))
+        info["a"] = a
+        say(
+            f"[a] trainer vs plain loop throughput: {a['ratio']:.2f}x (goal >= "
+            f"{GOALS['trainer_vs_loop']:.2f}); FocalLossTrainer {a['trainer_samples_per_s']:.1f} "
+            f"vs plain loop {a['loop_samples_per_s']:.1f} samples/s ({a['rounds']} rounds x "
+            f"{a['steps']} steps, first {skip} of each excluded, same batches, fp32)"
+        )
+
+        pad_steps = {512: args.pad512_steps, 128: args.pad128_steps}
+        b = timed(say, "[b]", lambda: padding(bench, args.steps, pad_steps, skip))
+        info["b"] = b
+        best = min(b["epoch_dynamic_s"], b["epoch_grouped_s"])
+        say(
+            f"[b] epoch seconds: dynamic padding {b['epoch_dynamic_s']:.1f} (random order), "
+            f"{b['epoch_grouped_s']:.1f} (group_by_length); padded to 512 {b['epoch_pad512_s']:.1f}"
+            f", to 128 {b['epoch_pad128_s']:.1f} (fixed pads: {args.pad512_steps} and "
+            f"{args.pad128_steps} steps timed, first excluded, x {bench.n_train} train pairs)"
+        )
+        for length in (512, 128):
+            fixed = b[f"epoch_pad{length}_s"]
+            goal = GOALS[f"vs_pad{length}"]
+            say(
+                f"[b] dynamic padding vs pad to {length}: {fixed / best:.2f}x faster (goal >= "
+                f"{goal:g}x; best of random {fixed / b['epoch_dynamic_s']:.2f}x / group_by_length "
+                f"{fixed / b['epoch_grouped_s']:.2f}x)"
+            )
+        grouped = b["epoch_dynamic_s"] / b["epoch_grouped_s"]
+        say(
+            f"[b] group_by_length vs random order: {grouped:.2f}x faster per epoch (batches "
+            f"padded to {b['padded_length_group_by_length']:.1f} vs "
+            f"{b['padded_length_random']:.1f} tokens on average); "
+            f"pad_to_multiple_of=8: {b['pad_multiple_8_speedup']:.2f}x; "
+            f"dataloader_num_workers=2: {b['workers_2_speedup']:.2f}x (both on the same "
+            f"{b['knob_steps']} batches as random order, >1 = faster)"
+        )
+
+        built = bench.build_times
+        info["c"] = {"build_s": built}
+        say(
+            f"[c] DatasetDict from CSV (load, validate, pair, split, tokenize): {built[0]:.2f} s "
+            f"first call (goal < {GOALS['build_s']:g} s); {min(built):.2f} s best of {len(built)}"
+        )
+
+        d = timed(say, "[d]", lambda: evaluation(bench))
+        info["d"] = d
+        say(
+            f"[d] evaluation throughput: {d['pairs_per_s']:.1f} pairs/s ({d['pairs']} pairs, "
+            f"batch {bench.cfg.training.per_device_eval_batch_size}, dynamic padding)"
+        )
+
+        if torch.cuda.is_available():
+            e = timed(say, "[e]", lambda: gpu(bench, skip))
+            info["e"] = e
+            base = e["plain fp32"]
+            for name, got in e.items():
+                say(
+                    f"[e] GPU {m['cuda']}, {name}: epoch {got['epoch_s']:.1f} s (compile "
+                    f"included), {got['pairs_per_s']:.1f} pairs/s after warm-up = "
+                    f"{got['pairs_per_s'] / base['pairs_per_s']:.2f}x plain fp32, peak memory "
+                    f"{got['peak_gib']:.2f} GiB = {got['peak_gib'] / base['peak_gib']:.2f}x"
+                )
+        else:
+            info["e"] = None
+            say("[e] GPU figures: not measured (no CUDA device on this machine)")
+    info["load_end"] = os.getloadavg()[0]
+    say(f"load average at the end: {info['load_end']:.2f}")
+    return info
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny random model, few steps")
+    parser.add_argument("--model", help=f"model.name_or_path (default {DEFAULT_MODEL})")
+    parser.add_argument("--steps", type=int, help="timed steps per run for [a] and the knobs")
+    parser.add_argument("--rounds", type=int, help="alternating trainer/loop rounds for [a]")
+    parser.add_argument("--pad512-steps", type=int, help="steps timed at 512 tokens")
+    parser.add_argument("--pad128-steps", type=int, help="steps timed at 128 tokens")
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    parser.add_argument("--train-pairs", type=int, help="use only the first N train pairs")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic corpus")
+    parser.add_argument("--json", type=Path, help="also write every figure to this file")
+    args = parser.parse_args(argv)
+    defaults = (
+        {
+            "steps": 3,
+            "rounds": 1,
+            "pad512_steps": 3,
+            "pad128_steps": 3,
+            "train_pairs": 64,
+            "threads": 1,
+        }
+        if args.quick
+        else {"steps": 30, "rounds": 2, "pad512_steps": 3, "pad128_steps": 8}
+    )
+    for key, value in defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    for key in ("steps", "pad512_steps", "pad128_steps"):
+        if getattr(args, key) < 3:
+            parser.error(f"--{key.replace('_', '-')} must be >= 3 (warm-up steps are excluded)")
+    info = run(args)
+    if args.json:
+        args.json.write_text(json.dumps(info, indent=2, default=str) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

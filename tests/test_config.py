@@ -45,10 +45,11 @@ def test_training_keys_pass_through_unrenamed(tmp_path):
     assert (args.num_train_epochs, args.max_steps, args.learning_rate) == (1, 2, 3e-5)
 
 
-def test_optimized_preset_turns_on_compile_and_keeps_grouping():
+def test_optimized_preset_turns_on_compile_and_keeps_the_batches():
     cfg = load_config(["training=optimized"])
     assert cfg.training.torch_compile is True
-    assert cfg.training.train_sampling_strategy == "group_by_length"  # the measured default
+    # length grouping is faster but changed results on the sample (docs/PERFORMANCE.md)
+    assert cfg.training.train_sampling_strategy == "random"
 
 
 @pytest.mark.parametrize(

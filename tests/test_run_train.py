@@ -207,3 +207,23 @@ def test_user_errors_are_one_line(args, expected, tmp_path):
     assert lines[-1].startswith("error: ") and expected in lines[-1], proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "outputs").exists() and not (tmp_path / "mlflow.db").exists()
+
+
+def test_batches_are_padded_to_the_configured_multiple(tiny_bert, tmp_path):
+    """data.pad_to_multiple_of reaches the collator; null pads to the longest pair only."""
+    from accelerate import PartialState
+
+    from evidence_ft.modeling import load_tokenizer
+    from evidence_ft.train import build_trainer, prepare_data
+
+    tokenizer = load_tokenizer(str(tiny_bert))
+    lengths = {}
+    for multiple in (None, 8):
+        value = "null" if multiple is None else str(multiple)
+        cfg = load_config(tiny_overrides(tiny_bert, tmp_path, f"data.pad_to_multiple_of={value}"))
+        prepared = prepare_data(cfg, tokenizer, PartialState())
+        trainer, _ = build_trainer(cfg, prepared, tokenizer, tmp_path)
+        lengths[multiple] = [b["input_ids"].shape[1] for b in trainer.get_train_dataloader()]
+    assert all(n % 8 == 0 for n in lengths[8])
+    assert any(n % 8 for n in lengths[None])  # the default does not round up
+    assert [-(-n // 8) * 8 for n in lengths[None]] == lengths[8]  # same batches, rounded up

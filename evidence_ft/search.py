@@ -176,10 +176,10 @@ def one_creator(url: str, open_it: Callable[[], T], attempts: int = 6) -> T:
     """``open_it()`` on the database at ``url``, so that only one worker creates its tables.
 
     Workers started together on new SQLite files race to create the tables: measured here,
-    3 of 4 workers failed on a new optuna.db (``UNIQUE constraint failed: alembic_version``)
-    and 1 to 3 of 4 on a new mlflow.db (``table ... already exists``, ``Circular dependency
-    detected``, ``Online migration expected ...``). On one machine a file lock serialises
-    them; elsewhere (PostgreSQL) the known race errors are retried.
+    1 to 3 of 4 workers failed on a new optuna.db (``table ... already exists``, ``UNIQUE
+    constraint failed: alembic_version``), and the same on a new mlflow.db (``table ...
+    already exists``, ``Online migration expected ...``). On one machine a file lock
+    serialises them; elsewhere (PostgreSQL) the known race errors are retried.
     """
     if url.startswith("sqlite:///"):
         digest = hashlib.sha1(url.encode()).hexdigest()[:16]

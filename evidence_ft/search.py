@@ -367,10 +367,16 @@ def _frozen(trial: optuna.Trial) -> FrozenTrial | None:
 class TrialHooks:
     """What the Trainer calls per trial: ``model_init`` (loss, fresh model) and ``hp_space``."""
 
-    def __init__(self, cfg: DictConfig, dims: list[Dimension], alphas: dict[str, list[float]]):
+    def __init__(
+        self,
+        cfg: DictConfig,
+        dims: list[Dimension],
+        alphas: dict[str, list[float]],
+        storage_shown: str,
+    ) -> None:
         self.cfg, self.dims, self.alphas = cfg, dims, alphas
         self.trainer: FocalLossTrainer | None = None
-        self.runs = TrialRuns(cfg.study_name, mask(with_driver(tracking.resolve_uri(cfg.storage))))
+        self.runs = TrialRuns(cfg.study_name, storage_shown)
         self.objective = BestValue(
             cfg.training.metric_for_best_model, bool(cfg.training.greater_is_better)
         )
@@ -481,10 +487,10 @@ def search(cfg: DictConfig, overrides: list[str] | None = None) -> dict[str, Any
     # -- the trainer: trial settings on top of training.*, model_init, our MLflow callback
     trial_cfg = train_config(cfg)
     OmegaConf.update(trial_cfg, "training", dict(cfg.search.trial_training), merge=True)
-    trials = TrialHooks(cfg, dims, alphas)
-    trainer, decisions = build_trainer(trial_cfg, prepared, tokenizer, out, trials.model_init)
-    # build_trainer makes a FocalLossTrainer; this subclass only changes the pruning step.
-    trainer.__class__ = EpochReportingTrainer
+    trials = TrialHooks(cfg, dims, alphas, shown)
+    trainer, decisions = build_trainer(
+        trial_cfg, prepared, tokenizer, out, trials.model_init, EpochReportingTrainer
+    )
     trials.trainer = trainer
     _keep_float_types(trainer.args, dims)
     if trainer.pop_callback(MLflowCallback) is not None:
@@ -577,7 +583,8 @@ def summarize(
 ) -> dict[str, Any]:
     """Trial counts (whole study and this run), the best trial and the top ``show`` trials."""
     everything = study.get_trials(deepcopy=False)
-    mine = [t for t in everything if t.number in set(numbers)]
+    ours = set(numbers)
+    mine = [t for t in everything if t.number in ours]
     complete = [t for t in everything if t.state == TrialState.COMPLETE]
     maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
     complete.sort(key=lambda t: cast(float, t.value), reverse=maximize)

@@ -101,14 +101,18 @@ def build_trainer(
     tokenizer: Any,
     out: Path,
     model_init: Any = None,
+    trainer_cls: type[FocalLossTrainer] = FocalLossTrainer,
 ) -> tuple[FocalLossTrainer, list[str]]:
-    """The FocalLossTrainer with args from ``cfg.training``; a model, or ``model_init`` for HPO."""
+    """The FocalLossTrainer with args from ``cfg.training``; a model, or ``model_init`` for HPO.
+
+    ``trainer_cls`` is a FocalLossTrainer subclass where a job needs one (the search's).
+    """
     training = OmegaConf.to_container(cfg.training, resolve=True)
     args, decisions = build_training_args(training, str(out / "checkpoints"), cfg.seed)  # type: ignore[arg-type]
     callbacks = []
     if cfg.early_stopping_patience is not None and args.load_best_model_at_end:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.early_stopping_patience))
-    trainer = FocalLossTrainer(
+    trainer = trainer_cls(
         model=(
             None
             if model_init

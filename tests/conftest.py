@@ -15,6 +15,17 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_SAMPLE = ROOT.parent / "shared" / "redsm5-sample"
 
 
+def tiny_sample_run(model: Path, tmp: Path, *extra: str) -> list[str]:
+    """Overrides for a fast run on the bundled sample: ``model``, MLflow store under ``tmp``."""
+    return [
+        "data=sample",
+        f"model.name_or_path={model}",
+        f"tracking.uri=sqlite:///{tmp / 'mlflow.db'}",
+        f"tracking.artifact_location={tmp / 'mlruns'}",
+        *extra,
+    ]
+
+
 @pytest.fixture(scope="session")
 def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return save_tiny_model(tmp_path_factory.mktemp("tiny_bert"), "bert")

@@ -13,7 +13,7 @@ from evidence_ft.config import load_config
 from evidence_ft.cv import cross_validate, fold_manifests, format_cv
 from evidence_ft.errors import UserError
 
-from .conftest import keep_mlflow_env
+from .conftest import keep_mlflow_env, tiny_sample_run
 
 
 def toy_pairs(n_posts: int = 12) -> pd.DataFrame:
@@ -59,15 +59,13 @@ def test_two_fold_cv_on_the_sample(tmp_path, tiny_bert):
         keep_mlflow_env(mp)
         mp.chdir(tmp_path)
         cfg = load_config(
-            [
-                "data=sample",
-                f"model.name_or_path={tiny_bert}",
+            tiny_sample_run(
+                tiny_bert,
+                tmp_path,
                 "cv.folds=2",
                 "training.num_train_epochs=1",
-                f"tracking.uri={uri}",
-                f"tracking.artifact_location={tmp_path}/mlruns",
                 f"output_dir={tmp_path}/cv",
-            ]
+            )
         )
         result = cross_validate(cfg)
 

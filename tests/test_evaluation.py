@@ -24,7 +24,7 @@ from evidence_ft.evaluation import build_report, evaluate
 from evidence_ft.metrics import choose_threshold, expected_calibration_error
 from evidence_ft.train import train
 
-from .conftest import ROOT, keep_mlflow_env, row, write_dataset
+from .conftest import ROOT, keep_mlflow_env, row, tiny_sample_run, write_dataset
 
 REGISTERED = "tiny_eval"
 
@@ -38,16 +38,14 @@ def trained(tmp_path_factory, tiny_bert):
         mp.chdir(tmp)
         uri = f"sqlite:///{tmp}/mlflow.db"
         cfg = load_config(
-            [
-                "data=sample",
-                f"model.name_or_path={tiny_bert}",
+            tiny_sample_run(
+                tiny_bert,
+                tmp,
                 "training.num_train_epochs=2",
                 "training.learning_rate=1e-3",
-                f"tracking.uri={uri}",
-                f"tracking.artifact_location={tmp}/mlruns",
                 f"tracking.registered_model={REGISTERED}",
                 f"output_dir={tmp}/run",
-            ]
+            )
         )
         metrics, objects = train(cfg)
         yield {"tmp": tmp, "uri": uri, "metrics": metrics, **objects}

@@ -15,7 +15,7 @@ from mlflow.tracking import MlflowClient
 from evidence_ft.config import load_config
 from evidence_ft.train import train
 
-from .conftest import ROOT, SHARED_SAMPLE
+from .conftest import ROOT, SHARED_SAMPLE, tiny_sample_run
 
 pytestmark = pytest.mark.integration
 
@@ -110,16 +110,14 @@ def test_registered_and_saved_models_load_and_predict(main_job):
 
 
 def tiny_overrides(tiny_bert: Path, tmp: Path, *extra: str) -> list[str]:
-    return [
-        "data=sample",
-        f"model.name_or_path={tiny_bert}",
+    return tiny_sample_run(
+        tiny_bert,
+        tmp,
         "training.num_train_epochs=2",
         "training.learning_rate=1e-3",
-        f"tracking.uri=sqlite:///{tmp / 'mlflow.db'}",
-        f"tracking.artifact_location={tmp / 'mlruns'}",
         f"output_dir={tmp / 'out'}",
         *extra,
-    ]
+    )
 
 
 def test_same_seed_gives_identical_metrics(tiny_bert, tmp_path, monkeypatch):

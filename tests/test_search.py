@@ -31,26 +31,24 @@ from evidence_ft.config import load_config
 from evidence_ft.errors import UserError
 from evidence_ft.search import parse_space, search, train_overrides
 
-from .conftest import ROOT
+from .conftest import ROOT, tiny_sample_run
 
 pytestmark = pytest.mark.integration
 
 
 def overrides(tiny_bert: Path, tmp: Path, *extra: str) -> list[str]:
     """A fast search on the bundled sample: tiny model, one or two epochs, stores in ``tmp``."""
-    return [
-        "data=sample",
-        f"model.name_or_path={tiny_bert}",
+    return tiny_sample_run(
+        tiny_bert,
+        tmp,
         "search.space.epochs.low=1",
         "search.space.epochs.high=2",
         "search.space.batch_size.choices=[16,32]",
         "search.space.learning_rate.low=1e-4",
         "search.space.learning_rate.high=1e-2",
-        f"tracking.uri=sqlite:///{tmp / 'mlflow.db'}",
-        f"tracking.artifact_location={tmp / 'mlruns'}",
         f"storage=sqlite:///{tmp / 'optuna.db'}",
         *extra,
-    ]
+    )
 
 
 @pytest.fixture

@@ -51,3 +51,61 @@ def test_alpha_weights_each_class():
     base = focal_loss(logits, labels, gamma=0.0)
     weighted = focal_loss(logits, labels, alpha=[3.0, 1.0], gamma=0.0)
     assert weighted.item() == pytest.approx(base.item() * 2.0)
+
+
+GAMMAS = [0.0, 0.3, 0.5, 0.99, 1.0, 2.0, 5.0]
+GAPS = [0.0, 5.0, 17.0, 30.0, 60.0, 100.0]
+
+
+def _confident_batch(gap: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits with an evidence-minus-no-evidence gap of +-gap, labels both right and wrong."""
+    logits = torch.tensor([[0.0, gap], [gap, 0.0], [0.0, gap], [gap, 0.0]])
+    labels = torch.tensor([1, 0, 0, 1])
+    return logits, labels
+
+
+@pytest.mark.parametrize("gamma", GAMMAS)
+@pytest.mark.parametrize("gap", GAPS)
+def test_gradients_stay_finite_for_confident_pairs(gamma, gap):
+    # 0 < gamma < 1 once gave inf * 0 = NaN: d/dp (1 - p) ** gamma is infinite where p rounds to 1.
+    logits, labels = _confident_batch(gap)
+    logits.requires_grad_(True)
+    loss = focal_loss(logits, labels, alpha=[0.7, 1.3], gamma=gamma)
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(logits.grad).all()
+
+
+@pytest.mark.parametrize("gamma", GAMMAS)
+def test_gradients_stay_finite_under_bf16_autocast(gamma):
+    # A linear head run under CPU autocast produces bf16 logits, as a bf16 GPU run does.
+    torch.manual_seed(0)
+    head = torch.nn.Linear(4, 2)
+    with torch.no_grad():
+        head.weight.copy_(torch.tensor([[-10.0, 0, 0, 0], [10.0, 0, 0, 0]]))
+    features = torch.tensor([[5.0, 1, 1, 1], [-5.0, 1, 1, 1], [0.01, 0, 0, 0]])
+    labels = torch.tensor([1, 0, 1])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        logits = head(features)  # gaps of 100, -100 and 0.2
+        assert logits.dtype == torch.bfloat16
+        loss = focal_loss(logits, labels, gamma=gamma)
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert all(torch.isfinite(p.grad).all() for p in head.parameters())
+
+
+@pytest.mark.parametrize("gamma", GAMMAS)
+def test_values_and_gradients_unchanged_where_the_formula_is_finite(gamma):
+    # The plain formula -(1 - p) ** gamma * log p, at gaps where it has no rounding problem.
+    torch.manual_seed(2)
+    logits = (torch.randn(32, 2) * 3).requires_grad_(True)
+    labels = torch.randint(0, 2, (32,))
+    alpha = torch.tensor([0.4, 1.6])
+    loss = focal_loss(logits, labels, alpha=alpha, gamma=gamma)
+    loss.backward()
+
+    ref_logits = logits.detach().clone().requires_grad_(True)
+    p = torch.softmax(ref_logits, -1)[torch.arange(32), labels]
+    ref = (-(alpha[labels]) * (1 - p) ** gamma * torch.log(p)).mean()
+    ref.backward()
+    assert loss.item() == pytest.approx(ref.item(), rel=1e-5)
+    assert torch.allclose(logits.grad, ref_logits.grad, atol=1e-6)

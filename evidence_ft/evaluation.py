@@ -39,7 +39,6 @@ from evidence_ft.checkpoints import (
     resolve_checkpoint,
     training_run_id,
 )
-from evidence_ft.config import load_config
 from evidence_ft.errors import UserError
 from evidence_ft.metrics import (
     per_symptom_metrics,
@@ -58,18 +57,38 @@ SPLIT_CHOICES = ("test", "validation", "train", "all")
 # ---------------------------------------------------------------------------- data
 
 
-def data_config(cfg: DictConfig, ckpt: Checkpoint) -> DictConfig:
-    """The training run's ``data`` config with this command's ``data`` overrides on top.
+# A data= group choice on the command line makes these keys of the chosen group win.
+DATA_FILE_KEYS = ("name", "posts_path", "annotations_path", "criteria_path")
 
-    An override is a ``data`` value that differs from the ``configs/eval.yaml`` default.
+
+def typed_data_keys(overrides: list[str]) -> set[str]:
+    """The ``data`` keys named on the command line: ``data=<group>`` names its file keys.
+
+    >>> sorted(typed_data_keys(["data=redsm5", "+data.max_length=64", "split=all"]))
+    ['annotations_path', 'criteria_path', 'max_length', 'name', 'posts_path']
+    """
+    keys: set[str] = set()
+    for arg in overrides:
+        key = arg.split("=", 1)[0].lstrip("+~")
+        if key == "data":
+            keys.update(DATA_FILE_KEYS)
+        elif key.startswith("data."):
+            keys.add(key[len("data.") :].split(".")[0])
+    return keys
+
+
+def data_config(cfg: DictConfig, ckpt: Checkpoint, overrides: list[str]) -> DictConfig:
+    """The training run's ``data`` config with the ``data`` keys typed on the command line on top.
+
+    Only what the user typed replaces the run's value, even when it equals the eval.yaml default
+    (``data=redsm5`` on a model trained on the sample reads the redsm5 files).
     """
     run_cfg = ckpt.run_files.get("config")
     if run_cfg is None or "data" not in run_cfg:
         return cfg.data
-    default = load_config([], "eval").data
-    changed = {k: v for k, v in cfg.data.items() if k not in default or default[k] != v}
+    typed = {k: cfg.data[k] for k in typed_data_keys(overrides) if k in cfg.data}
     # eval.yaml's keys first, so a key newer than the run's config.yaml still has a value
-    merged = OmegaConf.merge(OmegaConf.to_container(cfg.data), run_cfg.data, changed)
+    merged = OmegaConf.merge(OmegaConf.to_container(cfg.data), run_cfg.data, typed)
     assert isinstance(merged, DictConfig)
     return merged
 
@@ -214,8 +233,13 @@ def output_folder(cfg: DictConfig) -> Path:
 # ---------------------------------------------------------------------------- the job
 
 
-def evaluate(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Resolve, load, predict, score, write and log; return (report, objects)."""
+def evaluate(
+    cfg: DictConfig, overrides: list[str] | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Resolve, load, predict, score, write and log; return (report, objects).
+
+    ``overrides`` is the command line: the ``data`` keys it names replace the training run's.
+    """
     if not cfg.checkpoint:
         raise UserError(
             f"checkpoint is required: python run_eval.py checkpoint=...; {CHECKPOINT_HINT}"
@@ -230,7 +254,7 @@ def evaluate(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     source = ckpt.source
     run_id = training_run_id(ckpt, model)
     threshold = float(getattr(model.config, "decision_threshold", 0.5))
-    data_cfg = data_config(cfg, ckpt)
+    data_cfg = data_config(cfg, ckpt, list(overrides or []))
     pairs, counts = data.load_pairs(data_cfg)
     manifest = ckpt.run_files.get("manifest")
     if cfg.data.split_manifest:  # this command's own choice, not the training run's
@@ -251,7 +275,7 @@ def evaluate(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
         "checkpoint": source,
         "training_run_id": run_id,
         "split": cfg.split,
-        "data": {k: data_cfg[k] for k in ("name", "posts_path", "annotations_path")},
+        "data": {k: str(data_cfg[k]) for k in DATA_FILE_KEYS},
         **build_report(frame, threshold),
     }
 
@@ -268,7 +292,9 @@ def evaluate(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     header = (
         f"{source} on the {cfg.split} split: {report['posts']} posts, {report['pairs']} pairs "
         f"({report['positives']} positive); decision threshold {threshold:.4f} "
-        "(chosen on validation at training time)"
+        "(chosen on validation at training time)\n"
+        + "data {name}: posts {posts_path}, annotations {annotations_path}, "
+        "criteria {criteria_path}".format(**report["data"])
     )
     table = header + "\n\n" + format_report(report)
     (out / "table.txt").write_text(table + "\n", encoding="utf-8")

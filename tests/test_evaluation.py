@@ -57,7 +57,7 @@ def run_eval(trained, *overrides: str) -> tuple[dict, dict]:
         keep_mlflow_env(mp)
         mp.chdir(tmp)
         cfg = load_config([f"tracking.uri={trained['uri']}", *overrides], "eval")
-        return evaluate(cfg)
+        return evaluate(cfg, overrides=list(overrides))
 
 
 # ---------------------------------------------------------------------------- metrics
@@ -246,6 +246,21 @@ def test_another_file_with_split_all(trained, tmp_path):
     assert (report["pairs"], report["posts"], report["positives"]) == (3, 2, 2)
     assert report["per_symptom"]["FATIGUE"]["support"] == 2
     assert report["per_symptom"]["DEPRESSED_MOOD"]["support"] == 0
+    assert {k: report["data"][k] for k in paths} == paths  # the report names what it read
+
+
+def test_a_typed_data_group_wins_even_when_it_is_the_eval_default(trained, tmp_path):
+    """``data=redsm5`` is eval.yaml's default; typed, it must not fall back to the run's sample."""
+    if (ROOT / "data" / "redsm5" / "redsm5_posts.csv").is_file():
+        pytest.skip("the real ReDSM5 files are present here")
+    with pytest.raises(UserError, match=r"data/redsm5/redsm5_posts\.csv"):
+        run_eval(trained, f"checkpoint={trained['run_dir']}/model", "data=redsm5", "log=false")
+    # Untyped, the run's own data (the sample) is read, and the report says so.
+    report, _ = run_eval(
+        trained, f"checkpoint={trained['run_dir']}/model", "log=false", f"output_dir={tmp_path}"
+    )
+    assert report["data"]["name"] == "sample"
+    assert report["data"]["posts_path"].endswith("data/sample/redsm5_posts.csv")
 
 
 # ---------------------------------------------------------------------------- errors

@@ -170,7 +170,7 @@ def _run_fold(
             mlflow.log_text(json.dumps(manifest, indent=2) + "\n", "split_manifest.json")
         trainer.train()
         trainer.remove_callback(EarlyStoppingCallback)
-        metrics = evaluate_best(trainer, prepared)
+        metrics, _ = evaluate_best(trainer, prepared)
         if main:  # per-epoch eval_* curves are MLflowCallback's; as in train.save_best
             best = {(f"best_{k}" if k.startswith("eval_") else k): v for k, v in metrics.items()}
             mlflow.log_metrics(best, step=trainer.state.global_step)

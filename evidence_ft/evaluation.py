@@ -310,8 +310,8 @@ def evaluate(
 def _log_to_mlflow(cfg: DictConfig, report: dict[str, Any], out: Path, run_id: str | None) -> str:
     tracking.setup(cfg.tracking)
     tags = {"evidence_ft.job": "evaluation", "checkpoint": report["checkpoint"]}
-    if run_id:
-        tags["training_run_id"] = run_id
+    if run_id:  # the MLflow UI nests the evaluation under its training run
+        tags |= {"training_run_id": run_id, "mlflow.parentRunId": run_id}
     with tracking.active_run(cfg.tracking.run_name or f"eval-{cfg.split}", tags) as run:
         mlflow.set_tags(tracking.git_state())
         mlflow.log_params(

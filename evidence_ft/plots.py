@@ -89,6 +89,28 @@ def symptom_f1_bars(report: dict[str, Any], path: Path) -> Path:
     return path
 
 
+def learning_curves(log_history: list[dict[str, Any]], path: Path) -> Path:
+    """Training loss per logging step, validation loss and F1 per evaluation (Trainer's log)."""
+    fig = _figure(10, 4.2)
+    left, right = fig.subplots(1, 2)
+    train = [(e["step"], e["loss"]) for e in log_history if "loss" in e and "step" in e]
+    evals = [e for e in log_history if "eval_loss" in e]
+    if train:
+        left.plot(*zip(*train), label="training loss")
+    if evals:
+        left.plot([e["step"] for e in evals], [e["eval_loss"] for e in evals], "o-",
+                  label="validation loss")  # fmt: skip
+        right.plot([e["step"] for e in evals], [e.get("eval_f1") for e in evals], "o-")
+    left.set_xlabel("step")
+    left.set_title("loss")
+    left.legend()
+    right.set_xlabel("step")
+    right.set_ylim(0, 1)
+    right.set_title("validation F1 of the evidence class (threshold 0.5)")
+    fig.savefig(path, dpi=120)
+    return path
+
+
 def write_plots(frame: pd.DataFrame, report: dict[str, Any], out: Path) -> list[Path]:
     """All plots into ``out``; the curves are skipped when the split holds only one class."""
     out.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,9 @@ import logging
 import os
 import signal
 import subprocess
+import uuid
 from collections.abc import Iterator, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +100,22 @@ def _raise_on_sigterm() -> Any:
         return signal.signal(signal.SIGTERM, handler)
     except ValueError:  # not the main thread: leave signals alone
         return None
+
+
+def run_name(cfg: Any, now: datetime | None = None) -> str:
+    """A readable, unique run name: model, data, seed, start time and a short random tag.
+
+    MLflow's generated names depend on the seed-driven RNG, so every ``seed=42`` run got the
+    same one.
+
+    >>> cfg = {"model": {"name_or_path": "/x/bert-base-uncased"}, "data": {"name": "sample"},
+    ...        "seed": 7}
+    >>> run_name(cfg, datetime(2026, 1, 2, 3, 4, 5))[:-5]
+    'bert-base-uncased-sample-seed7-20260102-030405'
+    """
+    model = Path(str(cfg["model"]["name_or_path"]).rstrip("/")).name
+    stamp = f"{now or datetime.now():%Y%m%d-%H%M%S}"
+    return f"{model}-{cfg['data']['name']}-seed{cfg['seed']}-{stamp}-{uuid.uuid4().hex[:4]}"
 
 
 # ---------------------------------------------------------------------------- run metadata

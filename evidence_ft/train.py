@@ -17,16 +17,18 @@ from typing import Any
 
 import mlflow
 import numpy as np
+import pandas as pd
 from accelerate import PartialState
 from accelerate.utils import broadcast_object_list
 from datasets import DatasetDict
 from omegaconf import DictConfig, OmegaConf
 from transformers import DataCollatorWithPadding, EarlyStoppingCallback, set_seed
 
-from evidence_ft import data, tracking
+from evidence_ft import data, plots, tracking
 from evidence_ft.card import model_card
 from evidence_ft.config import to_yaml
 from evidence_ft.errors import UserError
+from evidence_ft.evaluation import build_report
 from evidence_ft.metrics import (
     binary_metrics,
     choose_threshold,
@@ -134,10 +136,13 @@ def build_trainer(
     return trainer, decisions
 
 
-def evaluate_best(trainer: FocalLossTrainer, prepared: PreparedData) -> dict[str, Any]:
+def evaluate_best(
+    trainer: FocalLossTrainer, prepared: PreparedData
+) -> tuple[dict[str, Any], pd.DataFrame]:
     """Validation and test metrics of the loaded best model, at 0.5 and at the threshold.
 
-    The threshold is chosen on validation only; test metrics never feed back into it.
+    The threshold is chosen on validation only; test metrics never feed back into it. Also
+    returns the test pairs with their P(evidence), for the run's evaluation plots.
     """
     metrics: dict[str, Any] = {}
     probs = {}
@@ -155,7 +160,22 @@ def evaluate_best(trainer: FocalLossTrainer, prepared: PreparedData) -> dict[str
     constant = binary_metrics(test_labels, [1] * len(test_labels))
     metrics["test_constant_f1"] = constant["f1"]
     metrics["test_constant_macro_f1"] = constant["macro_f1"]
-    return metrics
+    test = prepared.datasets["test"]
+    frame = pd.DataFrame(
+        {c: test[c] for c in ("post_id", "sentence_id", "symptom", "label")}
+    ).assign(probability=probs["test"][0])
+    return metrics, frame
+
+
+def log_evaluation_plots(
+    trainer: FocalLossTrainer, test_frame: pd.DataFrame, threshold: float, out: Path
+) -> None:
+    """Learning curves and the test split's evaluation plots, in ``out/plots`` and on the run."""
+    folder = out / "plots"
+    report = build_report(test_frame, threshold)
+    plots.write_plots(test_frame, report, folder)
+    plots.learning_curves(trainer.state.log_history, folder / "learning_curves.png")
+    mlflow.log_artifacts(str(folder), "plots")
 
 
 def log_run_metadata(
@@ -233,17 +253,20 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
 
     # -- train, then evaluate the best checkpoint, inside one MLflow run (never left RUNNING)
     run_context = (
-        tracking.active_run(cfg.tracking.run_name) if state.is_main_process else nullcontext()
+        tracking.active_run(cfg.tracking.run_name or tracking.run_name(cfg))
+        if state.is_main_process
+        else nullcontext()
     )
     with run_context as run:
         if state.is_main_process:
             log_run_metadata(cfg, prepared, decisions, state.num_processes)
         trainer.train()
         trainer.remove_callback(EarlyStoppingCallback)  # it only watches validation F1
-        metrics = evaluate_best(trainer, prepared)
+        metrics, test_frame = evaluate_best(trainer, prepared)
         registered = None
         if state.is_main_process:
             run_id = run.info.run_id  # type: ignore[union-attr]
+            log_evaluation_plots(trainer, test_frame, metrics["decision_threshold"], out)
             registered = save_best(cfg, trainer, tokenizer, prepared, metrics, out, run_id)
     objects = {
         "trainer": trainer,

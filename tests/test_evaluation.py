@@ -201,6 +201,7 @@ def test_runs_uri_from_the_command_line_logs_an_evaluation_run(trained):
     )
     assert run.info.status == "FINISHED"
     assert run.data.tags["training_run_id"] == run_id
+    assert run.data.tags["mlflow.parentRunId"] == run_id  # nested under it in the MLflow UI
     assert run.data.metrics["test/pair_level/at_0.5/f1"] == trained["metrics"]["test_f1"]
     assert "test/per_symptom/SPECIAL_CASE/support" in run.data.metrics
     assert "test/post_level/at_threshold/macro_f1" in run.data.metrics

@@ -77,6 +77,10 @@ def test_main_job_records_everything_in_mlflow(main_job):
         "metrics.json",
     ):
         assert name in artifacts, name
+    plots = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
+    for name in ("learning_curves", "confusion_matrix", "pr_curve", "per_symptom_f1"):
+        assert f"plots/{name}.png" in plots, name
+    assert (run_dir / "plots" / "learning_curves.png").is_file()
     manifest = json.loads(
         Path(
             mlflow.artifacts.download_artifacts(
@@ -122,12 +126,16 @@ def tiny_overrides(tiny_bert: Path, tmp: Path, *extra: str) -> list[str]:
 
 def test_same_seed_gives_identical_metrics(tiny_bert, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    first, _ = train(load_config(tiny_overrides(tiny_bert, tmp_path / "a")))
-    second, _ = train(load_config(tiny_overrides(tiny_bert, tmp_path / "b")))
+    first, a = train(load_config(tiny_overrides(tiny_bert, tmp_path / "a")))
+    second, b = train(load_config(tiny_overrides(tiny_bert, tmp_path / "b")))
     keys = [
         k for k in first if k.startswith("eval_") and "runtime" not in k and "per_second" not in k
     ]
     assert keys and {k: first[k] for k in keys} == {k: second[k] for k in keys}
+    # Same seed, yet each run has its own readable name (MLflow's generated ones repeated).
+    names = [MlflowClient(o["tracking_uri"]).get_run(o["run_id"]).info.run_name for o in (a, b)]
+    assert names[0] != names[1]
+    assert all(n.startswith(f"{tiny_bert.name}-sample-seed42-") for n in names), names
 
 
 def test_split_manifest_is_reused(tiny_bert, tmp_path, monkeypatch):

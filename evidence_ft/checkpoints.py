@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+import yaml
 from mlflow.exceptions import MlflowException
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
 from evidence_ft.errors import UserError
@@ -89,8 +91,17 @@ def read_run_file(path: Path) -> Any:
     """A run file parsed (JSON or YAML), or None when it does not exist."""
     if not path.is_file():
         return None
-    text = path.read_text(encoding="utf-8")
-    return json.loads(text) if path.suffix == ".json" else OmegaConf.create(text)
+    try:
+        text = path.read_text(encoding="utf-8")
+        parsed = json.loads(text) if path.suffix == ".json" else OmegaConf.create(text)
+    except (UnicodeDecodeError, ValueError, OmegaConfBaseException, yaml.YAMLError) as err:
+        raise UserError(
+            f"{path}: cannot parse this run file ({type(err).__name__}); it is truncated or "
+            "was edited: restore it from the run's MLflow artifacts or delete it"
+        ) from err
+    if not isinstance(parsed, (dict, DictConfig)):
+        raise UserError(f"{path}: expected a mapping, found {type(parsed).__name__}")
+    return parsed
 
 
 def _run_id_of(uri: str) -> str:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,12 +49,91 @@ def resolve_model_path(name_or_path: str) -> str:
     return name_or_path
 
 
+# Packages transformers needs to convert a SentencePiece ``spm.model`` (DeBERTa-v3 ships one).
+SPM_PACKAGES = ("sentencepiece", "protobuf", "tiktoken")
+
+
 def load_tokenizer(name_or_path: str) -> Any:
+    """``AutoTokenizer`` for a model name; a missing conversion package is a one-line error."""
     path = resolve_model_path(name_or_path)
     try:
         return AutoTokenizer.from_pretrained(path)
     except OSError as err:
         raise _not_found(name_or_path, err) from err
+    except (ImportError, ValueError) as err:
+        # Without sentencepiece, transformers falls back to reading spm.model as a tiktoken
+        # file and fails with a misleading "tiktoken is required" error.
+        if not any(name in str(err) for name in SPM_PACKAGES):
+            raise
+        raise UserError(
+            f"model.name_or_path={name_or_path}: its SentencePiece tokenizer cannot be converted "
+            "without the sentencepiece and protobuf packages: pip install -e . (or pip install "
+            "sentencepiece protobuf)"
+        ) from err
+
+
+class _HoldLoadReport(logging.Filter):
+    """Holds back the transformers ``LOAD REPORT`` warning so ``load_model`` can judge it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held: list[logging.LogRecord] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "LOAD REPORT" in record.getMessage():
+            self.held.append(record)
+            return False
+        return True
+
+
+@contextmanager
+def _load_report_held() -> Iterator[_HoldLoadReport]:
+    """Hold the report while loading; re-emit it unchanged if loading raises (it explains why)."""
+    logger = logging.getLogger("transformers.modeling_utils")
+    hold = _HoldLoadReport()
+    logger.addFilter(hold)
+    try:
+        yield hold
+    except BaseException:
+        logger.removeFilter(hold)
+        _release(hold)
+        raise
+    logger.removeFilter(hold)
+
+
+def _release(hold: _HoldLoadReport) -> None:
+    for record in hold.held:
+        logging.getLogger(record.name).handle(record)
+    hold.held.clear()
+
+
+def report_loading(model: PreTrainedModel, info: dict[str, Any], hold: _HoldLoadReport) -> None:
+    """One INFO line for a newly initialised head; transformers' full report for anything else.
+
+    Weights outside the base model (``classifier.*``, DeBERTa's ``pooler.*``) are missing from
+    every pre-trained checkpoint and are meant to be trained; checkpoint weights the classifier
+    does not use (a pre-training head such as ``cls.predictions.*``) are dropped as expected.
+    A missing weight inside the base model is a real problem: the report shows it.
+    """
+    prefix = f"{model.base_model_prefix}."
+    missing = sorted(info.get("missing_keys") or ())
+    unexpected = sorted(info.get("unexpected_keys") or ())
+    inside = [k for k in missing if k.startswith(prefix)]
+    if inside or info.get("mismatched_keys"):
+        _release(hold)
+        return
+    hold.held.clear()
+    unused = (
+        f"{len(unexpected)} checkpoint weights unused (e.g. {unexpected[0]})" if unexpected else ""
+    )
+    if missing:
+        log.info(
+            "model: new classification head initialised (%s), as expected: fine-tuning trains it%s",
+            ", ".join(missing),
+            f"; {unused}" if unused else "",
+        )
+    elif unused:
+        log.info("model: %s, as expected from a pre-training checkpoint", unused)
 
 
 def load_model(
@@ -73,9 +154,10 @@ def load_model(
     common = dict(num_labels=2, id2label=ID2LABEL, label2id={v: k for k, v in ID2LABEL.items()})
     for attempt in dict.fromkeys([wanted, "sdpa", "eager"]):
         try:
-            model = AutoModelForSequenceClassification.from_pretrained(
-                path, attn_implementation=attempt, **common, **kwargs
-            )
+            with _load_report_held() as hold:
+                model, info = AutoModelForSequenceClassification.from_pretrained(
+                    path, attn_implementation=attempt, output_loading_info=True, **common, **kwargs
+                )
         except OSError as err:
             raise _not_found(name_or_path, err) from err
         except (ValueError, ImportError) as err:
@@ -85,6 +167,7 @@ def load_model(
                 "model: attention %s unavailable for %s (%s); falling back", attempt, path, err
             )
             continue
+        report_loading(model, info, hold)
         log.info(
             "model: %s (%s) attention=%s", name_or_path, path, model.config._attn_implementation
         )

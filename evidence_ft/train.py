@@ -36,7 +36,7 @@ from evidence_ft.metrics import (
     positive_probability,
 )
 from evidence_ft.modeling import load_model, load_tokenizer
-from evidence_ft.trainer import FocalLossTrainer, build_training_args
+from evidence_ft.trainer import FocalLossTrainer, build_training_args, show_progress
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +133,7 @@ def build_trainer(
         alpha=prepared.alpha,
         gamma=cfg.loss.gamma,
     )
+    show_progress(trainer)
     return trainer, decisions
 
 

@@ -105,6 +105,15 @@ def test_one_line_per_epoch_and_no_raw_dicts_off_a_terminal(tiny_bert, tmp_path,
         assert match.groups() == (str(k), "2", str(2 * k), "4")
 
 
+def test_without_evaluation_the_line_comes_at_the_epoch_end(tiny_bert, tmp_path, caplog):
+    training = default_training(eval_strategy="no", per_device_train_batch_size=4)
+    training["num_train_epochs"] = 1
+    with caplog.at_level(logging.INFO, logger="evidence_ft.trainer"):
+        tiny_trainer(tiny_bert, tmp_path, training).train()
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "evidence_ft.trainer"]
+    assert re.search(r"epoch 1/1 step 2/2 train_loss [\d.]+ eval_loss - eval_f1 - ", line), line
+
+
 @pytest.mark.integration
 def test_run_train_prints_epoch_lines_into_a_pipe(tiny_bert, tmp_path):
     proc = subprocess.run(

@@ -11,13 +11,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from datasets import Dataset, DatasetDict
+from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit
 from sklearn.model_selection import train_test_split
 from sklearn.utils.class_weight import compute_class_weight
 
@@ -39,6 +40,8 @@ SYMPTOM_TO_CRITERION: dict[str, str | None] = {
     "SPECIAL_CASE": None,  # no DSM-5 criterion: gets data.special_case_text
 }
 SYMPTOMS = list(SYMPTOM_TO_CRITERION)
+CRITERIA_IDS = [c for c in SYMPTOM_TO_CRITERION.values() if c]  # A.1 .. A.9
+CRITERIA_SPELLINGS = ("MDD_Criteira.json", "MDD_Criteria.json")  # the dataset's, and the usual
 SPLITS = ("train", "validation", "test")
 POSTS_COLUMNS = ("post_id", "text")
 ANNOTATION_COLUMNS = ("post_id", "sentence_id", "sentence_text", "DSM5_symptom", "status")
@@ -77,6 +80,11 @@ def read_csv(path: str | Path, columns: tuple[str, ...], what: str) -> pd.DataFr
         raise UserError(
             f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(columns)} "
             f"(found {', '.join(map(str, frame.columns))})"
+        )
+    if frame.empty:
+        raise UserError(
+            f"{path}: {what} file has a header but no rows; point data.{what}_path at the "
+            f"full {what} file"
         )
     return frame
 
@@ -120,32 +128,57 @@ def read_annotations(path: str | Path) -> pd.DataFrame:
 
 
 def resolve_criteria_path(path: str | Path) -> Path:
-    """The dataset spells the file MDD_Criteira.json; accept MDD_Criteria.json beside it too."""
+    """``data.criteria_path`` as given: either spelling works, but no silent swap of files.
+
+    A missing file whose other spelling lies beside it names that file in the error instead
+    of reading it, so the run reads exactly what the config says.
+    """
     path = Path(path)
     if path.is_file():
         return path
-    for spelling in ("MDD_Criteira.json", "MDD_Criteria.json"):
-        if (path.parent / spelling).is_file():
-            return path.parent / spelling
-    raise UserError(
-        f"criteria file not found: {path}; set data.criteria_path to the DSM-5 criteria JSON "
+    beside = [path.parent / n for n in CRITERIA_SPELLINGS if n != path.name]
+    other = next((p for p in beside if p.is_file()), None)
+    fix = (
+        f"{other} exists beside it: set data.criteria_path={other}"
+        if other
+        else "set data.criteria_path to the DSM-5 criteria JSON "
         "(the project ships data/DSM5/MDD_Criteira.json)"
     )
+    raise UserError(f"criteria file not found: {path}; {fix}")
 
 
 def read_criteria(path: str | Path) -> dict[str, str]:
-    """Criteria JSON ``{"criteria": [{"id": "A.1", "text": ...}, ...]}`` -> {id: text}."""
+    """Criteria JSON ``{"criteria": [{"id": "A.1", "text": ...}, ...]}`` -> {id: text}.
+
+    The model's job covers all nine criteria, so each of A.1-A.9 must appear once with a text,
+    whether or not the annotations use it.
+    """
     path = resolve_criteria_path(path)
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
-        criteria = {str(c["id"]).strip(): str(c["text"]).strip() for c in doc["criteria"]}
-    except (json.JSONDecodeError, KeyError, TypeError) as err:
+        items = [(str(c["id"]).strip(), str(c["text"]).strip()) for c in doc["criteria"]]
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as err:
+        first = str(err).splitlines()[0] if str(err) else ""
         raise UserError(
             f"{path}: expected JSON like "
             '{"criteria": [{"id": "A.1", "text": "..."}, ...]} '
-            f"({type(err).__name__}: {err})"
+            f"({type(err).__name__}: {first})"
         ) from err
-    return criteria
+    ids = [i for i, _ in items]
+    dup = next((i for i in ids if ids.count(i) > 1), None)
+    if dup:
+        raise UserError(f"{path}: criterion id {dup!r} appears {ids.count(dup)} times; keep one")
+    empty = next((i for i, text in items if not text), None)
+    if empty:
+        raise UserError(f"{path}: criterion {empty!r} has an empty text; write its text")
+    missing = [c for c in CRITERIA_IDS if c not in ids]
+    if missing:
+        raise UserError(
+            f"{path}: no criterion text for {', '.join(missing)} (the model covers A.1-A.9); "
+            f'add {{"id": "{missing[0]}", "text": ...}} or set data.criteria_path to a '
+            "complete file"
+        )
+    return dict(items)
 
 
 def fingerprint(paths: Mapping[str, str | Path]) -> dict[str, str]:
@@ -294,53 +327,75 @@ def log_counts(counts: Mapping[str, Any]) -> None:
 # ---------------------------------------------------------------------------- splitting
 
 
-def post_strata(pairs: pd.DataFrame) -> pd.Series:
-    """Stratum of each post: whether its pairs are all positive, all negative or mixed.
+def post_labels(pairs: pd.DataFrame) -> pd.DataFrame:
+    """Posts x (symptom, label) indicator matrix: 1 where the post has such a pair.
 
-    The share of positives in a split follows from these, so stratifying on them keeps each
-    split's positive rate close to the whole corpus's.
+    Stratifying on it keeps every symptom's positives and negatives in proportion in every
+    split, which the share of positive pairs alone does not.
     """
-    rate = pairs.groupby("post_id", sort=True)["label"].mean()
-    return pd.Series(
-        np.where(rate == 1, "all_pos", np.where(rate == 0, "all_neg", "mixed")), rate.index
-    )
+    return (pd.crosstab(pairs["post_id"], [pairs["symptom"], pairs["label"]]) > 0).astype(int)
 
 
-def split_posts(
-    pairs: pd.DataFrame, ratios: list[float] | tuple[float, ...], seed: int
-) -> dict[str, list[str]]:
-    """Post-grouped, stratified train/validation/test split; the same for the same seed."""
-    strata = post_strata(pairs)
-    posts = strata.index.to_numpy()
+def split_posts(pairs: pd.DataFrame, ratios: Sequence[float], seed: int) -> dict[str, list[str]]:
+    """Post-grouped train/validation/test split stratified by symptom and label; seeded.
+
+    Posts are the items (so no post spans two splits) and ``post_labels`` their labels, split
+    by iterative multi-label stratification: train against the rest, then the rest into
+    validation and test.
+    """
+    labels = post_labels(pairs)
+    posts = labels.index.to_numpy()
     train_r, val_r, test_r = ratios
     rest_r = val_r + test_r
-    if rest_r == 0:
-        return {"train": sorted(posts), "validation": [], "test": []}
-    train, rest = _stratified(posts, strata.to_numpy(), test_size=rest_r, seed=seed)
-    if train_r == 0:
-        train, rest = np.array([], dtype=posts.dtype), posts
-    rest_strata = strata.loc[rest].to_numpy()
-    if test_r == 0:
-        val, test = rest, np.array([], dtype=posts.dtype)
-    elif val_r == 0:
-        val, test = np.array([], dtype=posts.dtype), rest
-    else:
-        val, test = _stratified(rest, rest_strata, test_size=test_r / rest_r, seed=seed)
+    train, rest = _stratified(posts, labels, rest_r, seed)
+    val, test = _stratified(rest, labels.loc[rest], test_r / rest_r if rest_r else 0.0, seed)
     return {"train": sorted(train), "validation": sorted(val), "test": sorted(test)}
 
 
 def _stratified(
-    items: np.ndarray, strata: np.ndarray, test_size: float, seed: int
+    items: np.ndarray, labels: pd.DataFrame, share: float, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """scikit-learn's stratified shuffle split; unstratified where a stratum is too small."""
+    """``items`` cut into (1 - share, share) by iterative stratification on ``labels``.
+
+    Falls back to an unstratified cut where stratification cannot run (too few items or a
+    single label column), and keeps everything on one side where the data cannot be cut at all
+    (the split checks then name the empty split).
+    """
+    empty = np.array([], dtype=items.dtype)
+    if share >= 1:
+        return empty, items
+    if share <= 0 or len(items) < 2:
+        return items, empty
+    splitter = MultilabelStratifiedShuffleSplit(n_splits=1, test_size=share, random_state=seed)
     try:
-        a, b = train_test_split(items, test_size=test_size, random_state=seed, stratify=strata)
+        keep, cut = next(splitter.split(np.zeros(len(items)), labels.to_numpy()))
+        return items[keep], items[cut]
     except ValueError:
-        log.warning(
-            "split: too few posts per stratum to stratify %d posts; splitting at random", len(items)
-        )
-        a, b = train_test_split(items, test_size=test_size, random_state=seed)
+        log.warning("split: too few posts to stratify %d posts; splitting at random", len(items))
+    try:
+        a, b = train_test_split(items, test_size=share, random_state=seed)
+    except ValueError:  # e.g. one post: nothing to cut
+        return items, empty
     return np.asarray(a), np.asarray(b)
+
+
+def check_splits(
+    pairs: pd.DataFrame, splits: Mapping[str, list[str]], source: str, fix: str
+) -> None:
+    """Stop before training when a split holds no pair, or validation/test no positive pair.
+
+    Without a positive pair the threshold cannot be chosen and F1 is undefined, so such a
+    split would only produce a meaningless run. ``source`` names the setting; ``fix`` the cure.
+    """
+    for name in SPLITS:
+        sub = pairs[pairs["post_id"].isin(set(splits[name]))]
+        problem = None
+        if sub.empty:
+            problem = f"leaves the {name} split without pairs"
+        elif name != "train" and not sub["label"].any():
+            problem = f"leaves no positive pair in the {name} split"
+        if problem:
+            raise UserError(f"{source} {problem}; {fix}")
 
 
 def make_manifest(
@@ -348,6 +403,14 @@ def make_manifest(
 ) -> dict[str, Any]:
     """Split the posts and record how: seed, ratios, input fingerprint and post_ids per split."""
     splits = split_posts(pairs, ratios, seed)
+    n_posts, n_pos = pairs["post_id"].nunique(), int(pairs["label"].sum())
+    check_splits(
+        pairs,
+        splits,
+        f"data.split_ratios={list(ratios)}",
+        f"the data have {n_posts} posts with pairs ({n_pos} positive pairs): use more data, "
+        "give that split a larger share of data.split_ratios or try another seed",
+    )
     return {
         "seed": seed,
         "ratios": list(ratios),
@@ -382,26 +445,36 @@ def load_manifest(
 ) -> dict[str, Any]:
     """Reuse a saved split; every post with pairs must be in exactly one of its splits."""
     path = Path(path)
+    what = f"data.split_manifest: {path}"
+    if not path.exists():
+        raise UserError(f"{what} not found; point it at a run's split_manifest.json")
+    if not path.is_file():
+        raise UserError(f"{what} is not a file; point it at a run's split_manifest.json")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
-        splits = {name: list(manifest["splits"][name]) for name in SPLITS}
-    except FileNotFoundError as err:
-        raise UserError(f"data.split_manifest: {path} not found") from err
-    except (json.JSONDecodeError, KeyError, TypeError) as err:
+        splits = {name: manifest["splits"][name] for name in SPLITS}
+        if not all(isinstance(ids, list) for ids in splits.values()):
+            raise TypeError("splits must be lists of post ids")
+        splits = {name: [str(p) for p in ids] for name, ids in splits.items()}
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as err:
         raise UserError(
-            f"data.split_manifest: {path} is not a split manifest "
-            "(needs splits.train/validation/test)"
+            f"{what} is not a split manifest (truncated or not JSON with "
+            "splits.train/validation/test lists); point it at a run's split_manifest.json or "
+            "drop the override to split anew"
         ) from err
     assigned = [p for name in SPLITS for p in splits[name]]
     if len(assigned) != len(set(assigned)):
-        raise UserError(f"data.split_manifest: {path} puts a post in more than one split")
+        raise UserError(f"{what} puts a post in more than one split")
     unassigned = sorted(set(pairs["post_id"]) - set(assigned))
     if unassigned:
         raise UserError(
-            f"data.split_manifest: {path} has no split for {len(unassigned)} post(s) of this data "
+            f"{what} has no split for {len(unassigned)} post(s) of this data "
             f"(e.g. {unassigned[0]!r}); it was made from other files: drop the override to "
             "split anew"
         )
+    check_splits(
+        pairs, splits, what, "use a manifest of these files or drop the override to split anew"
+    )
     if manifest.get("fingerprint") and manifest["fingerprint"] != counts.get("fingerprint"):
         log.warning("split: %s was made from files with another fingerprint", path)
     manifest["splits"] = splits

@@ -1,4 +1,7 @@
 import json
+import subprocess
+import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -6,11 +9,11 @@ import pandas as pd
 import pytest
 from transformers import AutoTokenizer, DataCollatorWithPadding
 
-from evidence_ft import data
+from evidence_ft import data, split_check
 from evidence_ft.errors import UserError
 from evidence_ft.modeling import DEFAULT_MODEL, resolve_model_path
 
-from .conftest import ROOT, row, write_dataset
+from .conftest import ROOT, row, tiny_sample_run, write_dataset
 
 SPECIAL = "Something no single criterion covers."
 
@@ -135,10 +138,57 @@ def test_criterion_missing_from_json(tmp_path):
 
 
 def test_criteria_file_with_either_spelling(tmp_path):
+    """Either spelling loads when data.criteria_path names it; a missing path never falls back
+    to the other spelling beside it, but names it in the fix."""
     paths = write_dataset(tmp_path, [row("p1", 1, "FATIGUE", 1)])
-    (tmp_path / "MDD_Criteira.json").rename(tmp_path / "MDD_Criteria.json")
-    pairs, _ = data.load_pairs(data_cfg(paths))
+    other = tmp_path / "MDD_Criteria.json"
+    (tmp_path / "MDD_Criteira.json").rename(other)
+    pairs, _ = data.load_pairs(data_cfg(paths, criteria_path=str(other)))
     assert pairs.loc[0, "criterion"] == "Criterion 6."
+    with pytest.raises(UserError, match="MDD_Criteira.json; .*exists beside it") as info:
+        data.load_pairs(data_cfg(paths))
+    assert f"set data.criteria_path={other}" in str(info.value)
+
+
+def test_missing_criteria_file_without_the_other_spelling(tmp_path):
+    paths = write_dataset(tmp_path, [row("p1", 1, "FATIGUE", 1)])
+    missing = str(tmp_path / "elsewhere" / "MDD_Criteira.json")
+    with pytest.raises(UserError, match="criteria file not found: .*set data.criteria_path"):
+        data.load_pairs(data_cfg(paths, criteria_path=missing))
+
+
+def _edit_criteria(tmp_path, edit):
+    doc = json.loads((tmp_path / "MDD_Criteira.json").read_text())
+    edit(doc["criteria"])
+    (tmp_path / "MDD_Criteira.json").write_text(json.dumps(doc))
+
+
+@pytest.mark.parametrize(
+    ("edit", "match"),
+    [
+        (lambda c: c.pop(), "no criterion text for A.9 .*A.1-A.9.*data.criteria_path"),
+        (lambda c: c.append(dict(c[0])), "criterion id 'A.1' appears 2 times"),
+        (lambda c: c[2].update(text="  "), "criterion 'A.3' has an empty text"),
+    ],
+)
+def test_incomplete_or_ambiguous_criteria_file(tmp_path, edit, match):
+    """All nine criteria, once each, with a text, even when the data use only A.6."""
+    paths = write_dataset(tmp_path, [row("p1", 1, "FATIGUE", 1)])
+    _edit_criteria(tmp_path, edit)
+    with pytest.raises(UserError, match=match) as info:
+        data.load_pairs(data_cfg(paths))
+    assert "MDD_Criteira.json" in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("which", ["annotations", "posts"])
+def test_file_with_a_header_and_no_rows(tmp_path, which):
+    paths = write_dataset(tmp_path, [row("p1", 1, "FATIGUE", 1)])
+    path = paths[f"{which}_path"]
+    header = Path(path).read_text().splitlines()[0]
+    Path(path).write_text(header + "\n")
+    with pytest.raises(UserError, match=f"header but no rows; point data.{which}_path") as info:
+        data.load_pairs(data_cfg(paths))
+    assert path in str(info.value)
 
 
 def test_annotation_for_unknown_post(tmp_path):
@@ -159,7 +209,12 @@ def synthetic_pairs(n_posts=600, seed=0):
     for p in range(n_posts):
         for k in range(rng.integers(1, 4)):
             rows.append(
-                {"post_id": f"p{p}", "label": int(rng.random() < 0.85), "sentence_id": f"p{p}_{k}"}
+                {
+                    "post_id": f"p{p}",
+                    "label": int(rng.random() < 0.85),
+                    "sentence_id": f"p{p}_{k}",
+                    "symptom": data.SYMPTOMS[rng.integers(len(data.SYMPTOMS))],
+                }
             )
     return pd.DataFrame(rows)
 
@@ -179,10 +234,67 @@ def test_split_is_grouped_deterministic_and_stratified():
         assert abs(summary[name]["positive_rate"] - summary["all"]["positive_rate"]) < 0.05
 
 
+@pytest.fixture(scope="module")
+def full_size_pairs():
+    return split_check.full_size_pairs(corpus_seed=0)
+
+
+def test_split_keeps_every_symptom_in_proportion(full_size_pairs):
+    """Full-size synthetic corpus: per-symptom positives per split within 5% of their share
+    on average, and every symptom with 10+ positives in every split (see docs/DATA.md)."""
+    seeds = range(5)
+    got = split_check.measure(full_size_pairs, data.split_posts, [0.7, 0.15, 0.15], seeds)
+    assert got["mean_deviation_pct"] <= 5.0
+    assert got["all_present"] == "5/5"
+    low, high = map(int, str(got["psychomotor_test"]).split("-"))
+    assert low >= 3 and high <= 8  # about 5.2 expected
+    for seed in seeds:  # still grouped and deterministic on the real shape
+        splits = data.split_posts(full_size_pairs, [0.7, 0.15, 0.15], seed)
+        assert splits == data.split_posts(full_size_pairs, [0.7, 0.15, 0.15], seed)
+        assert sum(map(len, splits.values())) == full_size_pairs["post_id"].nunique()
+        assert len(set().union(*map(set, splits.values()))) == full_size_pairs["post_id"].nunique()
+
+
 def test_tiny_corpus_still_splits():
     pairs = synthetic_pairs(n_posts=9)
-    splits = data.split_posts(pairs, [0.7, 0.15, 0.15], seed=0)
+    manifest = data.make_manifest(pairs, {}, [0.7, 0.15, 0.15], seed=0)
+    splits = manifest["splits"]
     assert sum(len(v) for v in splits.values()) == 9
+    assert all(splits[name] for name in data.SPLITS)
+
+
+def test_unstratifiable_corpus_falls_back_with_a_log_line(caplog):
+    """One symptom and one label: nothing to stratify on, so a plain seeded cut, logged."""
+    pairs = synthetic_pairs(n_posts=40).assign(symptom="FATIGUE", label=1)
+    with caplog.at_level("WARNING", logger="evidence_ft.data"):
+        splits = data.split_posts(pairs, [0.7, 0.15, 0.15], seed=0)
+    assert "splitting at random" in caplog.text
+    assert splits == data.split_posts(pairs, [0.7, 0.15, 0.15], seed=0)
+    assert sorted(len(v) for v in splits.values()) == [6, 6, 28]
+
+
+@pytest.mark.parametrize(
+    ("n_posts", "ratios", "match"),
+    [
+        (2, [0.7, 0.15, 0.15], "leaves the (validation|test) split without pairs"),
+        (1, [0.7, 0.15, 0.15], "leaves the (validation|test) split without pairs"),
+        (50, [1.0, 0.0, 0.0], "leaves the validation split without pairs"),
+        (50, [0.0, 0.5, 0.5], "leaves the train split without pairs"),
+    ],
+)
+def test_tiny_or_degenerate_split_is_one_line(n_posts, ratios, match):
+    pairs = synthetic_pairs(n_posts=n_posts)
+    with pytest.raises(UserError, match=f"data.split_ratios=.* {match}; .* posts with pairs"):
+        data.make_manifest(pairs, {}, ratios, seed=0)
+
+
+def test_split_without_a_positive_in_validation_or_test_is_one_line():
+    pairs = synthetic_pairs(n_posts=40).assign(label=0)
+    pairs.loc[0, "label"] = 1  # one positive pair: at most one split gets it
+    with pytest.raises(UserError, match="no positive pair in the (validation|test) split") as info:
+        data.make_manifest(pairs, {}, [0.7, 0.15, 0.15], seed=0)
+    assert "data.split_ratios=[0.7, 0.15, 0.15]" in str(info.value)
+    assert "40 posts with pairs (1 positive pairs)" in str(info.value)
 
 
 def test_manifest_round_trip_and_reuse(tmp_path):
@@ -198,6 +310,56 @@ def test_manifest_round_trip_and_reuse(tmp_path):
         )
     with pytest.raises(UserError, match="not found"):
         data.load_manifest(tmp_path / "missing.json", pairs, counts)
+
+
+def _bad_manifests(tmp_path, pairs):
+    good = data.make_manifest(pairs, {}, [0.7, 0.15, 0.15], seed=1)
+    text = json.dumps(good)
+    (tmp_path / "folder.json").mkdir()
+    (tmp_path / "truncated.json").write_text(text[: len(text) // 2])
+    (tmp_path / "wrong_shape.json").write_text(json.dumps({"splits": {"train": "p1"}}))
+    empty_test = {**good, "splits": {**good["splits"], "test": []}}
+    empty_test["splits"]["train"] = good["splits"]["train"] + good["splits"]["test"]
+    (tmp_path / "empty_test.json").write_text(json.dumps(empty_test))
+    return {
+        "folder.json": "is not a file",
+        "truncated.json": "is not a split manifest .*truncated",
+        "wrong_shape.json": "is not a split manifest",
+        "empty_test.json": "leaves the test split without pairs",
+    }
+
+
+def test_bad_split_manifests_are_one_line(tmp_path):
+    pairs = synthetic_pairs(50)
+    for name, match in _bad_manifests(tmp_path, pairs).items():
+        with pytest.raises(UserError, match=f"data.split_manifest: .*{name} {match}") as info:
+            data.load_manifest(tmp_path / name, pairs, {})
+        assert "\n" not in str(info.value)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("case", ["tiny_data", "truncated_manifest"])
+def test_run_train_stops_on_bad_data_with_one_line(tmp_path, tiny_bert, case):
+    """The real script: exit 2, one `error:` line ending stderr (after the data log lines), no
+    traceback, no run folder written."""
+    paths = write_dataset(tmp_path, [row(f"p{i}", 1, "FATIGUE", 1) for i in range(3)])
+    extra = [f"data.{k}={v}" for k, v in paths.items()]
+    if case == "truncated_manifest":
+        (tmp_path / "split_manifest.json").write_text('{"splits": {"train": ["p0"')
+        extra.append(f"data.split_manifest={tmp_path / 'split_manifest.json'}")
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "run_train.py"), *tiny_sample_run(tiny_bert, tmp_path, *extra)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and proc.stderr.splitlines()[-1] == errors[0], proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "data.split_" in proc.stderr
+    assert not (tmp_path / "outputs").exists()
 
 
 # ------------------------------------------------------------------ datasets and tokens

@@ -191,28 +191,25 @@ def format_report(report: dict[str, Any]) -> str:
     at_t = f"@{t:.4f}"
     pair = report["pair_level"]
     rows = [["pair level", "@0.5", at_t]]
-    for m in ("accuracy", "precision", "recall", "f1", "macro_f1", "mcc"):
+    for m in ("accuracy", "precision", "recall", "f1", "macro_f1", "mcc", "specificity"):
         rows.append([m, _f(pair["at_0.5"][m]), _f(pair["at_threshold"][m])])
     rows += [[m, _f(pair[m]), ""] for m in ("roc_auc", "pr_auc", "brier", "ece")]
     for name, i, j in (("TN", 0, 0), ("FP", 0, 1), ("FN", 1, 0), ("TP", 1, 1)):
         rows.append(
             [name, *(str(pair[k]["confusion_matrix"][i][j]) for k in ("at_0.5", "at_threshold"))]
         )
-    sym = [["per symptom", "pairs", "pos", "f1@0.5", f"f1{at_t}", "prec", "recall", "roc_auc"]]
+    # "-": undefined (no positive pair, nothing predicted positive), never a fake 0
+    sym = [
+        ["per symptom", "pairs", "pos", "f1@0.5", f"f1{at_t}", "prec", "recall", "spec", "mcc"]
+        + ["roc_auc"]
+    ]
     for name, r in report["per_symptom"].items():
         tuned = r["at_threshold"] or {}
         base = r["at_0.5"] or {}
         sym.append(
-            [
-                name,
-                str(r["support"]),
-                str(r["positives"]),
-                _f(base.get("f1")),
-                _f(tuned.get("f1")),
-                _f(tuned.get("precision")),
-                _f(tuned.get("recall")),
-                _f(r["roc_auc"]),
-            ]
+            [name, str(r["support"]), str(r["positives"]), _f(base.get("f1"))]
+            + [_f(tuned.get(k)) for k in ("f1", "precision", "recall", "specificity", "mcc")]
+            + [_f(r["roc_auc"])]
         )
     post = report["post_level"]
     posts = [["post level", "posts", "f1@0.5", f"f1{at_t}"]]

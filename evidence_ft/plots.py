@@ -70,7 +70,17 @@ def reliability(labels: np.ndarray, probs: np.ndarray, path: Path, n_bins: int =
 
 
 def symptom_f1_bars(report: dict[str, Any], path: Path) -> Path:
-    """Pair-level F1 per symptom at 0.5 and at the decision threshold; support in the labels."""
+    """Pair-level F1 per symptom at 0.5 and at the decision threshold; support in the labels.
+
+    An undefined F1 (no positive pair, or no pairs) gets no bar and an "n/a" mark, never a 0.
+    """
+    fig = symptom_f1_figure(report)
+    fig.savefig(path, dpi=120)
+    return path
+
+
+def symptom_f1_figure(report: dict[str, Any]) -> Figure:
+    """The figure of ``symptom_f1_bars`` (separate so tests can read its bars and marks)."""
     rows = report["per_symptom"]
     names = list(rows)
     y = np.arange(len(names))
@@ -78,15 +88,18 @@ def symptom_f1_bars(report: dict[str, Any], path: Path) -> Path:
     ax = fig.subplots()
     t = report["decision_threshold"]
     for offset, key, label in ((-0.2, "at_0.5", "0.5"), (0.2, "at_threshold", f"{t:.4f}")):
-        f1 = [(rows[n][key] or {}).get("f1", 0.0) for n in names]
-        ax.barh(y + offset, f1, height=0.4, label=f"threshold {label}")
-    ax.set_yticks(y, [f"{n} (n={rows[n]['support']})" for n in names])
+        f1: list[float | None] = [(rows[n][key] or {}).get("f1") for n in names]
+        drawn = [i for i, v in enumerate(f1) if v is not None]
+        widths = [float(v) for v in f1 if v is not None]
+        ax.barh(y[drawn] + offset, widths, height=0.4, label=f"threshold {label}")
+        for i in sorted(set(range(len(names))) - set(drawn)):
+            ax.text(0.01, y[i] + offset, "n/a", va="center", fontsize=7, color="0.4")
+    ax.set_yticks(y, [f"{n} (n={rows[n]['support']}, pos={rows[n]['positives']})" for n in names])
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
-    ax.set_xlabel("F1 of the evidence class (pairs)")
+    ax.set_xlabel("F1 of the evidence class (pairs); n/a: undefined, no positive pair")
     fig.legend(loc="outside upper center", ncols=2)
-    fig.savefig(path, dpi=120)
-    return path
+    return fig
 
 
 def learning_curves(log_history: list[dict[str, Any]], path: Path) -> Path:

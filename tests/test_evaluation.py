@@ -20,8 +20,9 @@ from sklearn.metrics import f1_score
 from evidence_ft.config import load_config
 from evidence_ft.data import SYMPTOMS
 from evidence_ft.errors import UserError
-from evidence_ft.evaluation import build_report, evaluate
+from evidence_ft.evaluation import build_report, evaluate, format_report
 from evidence_ft.metrics import choose_threshold, expected_calibration_error
+from evidence_ft.plots import symptom_f1_figure
 from evidence_ft.train import train
 
 from .conftest import ROOT, keep_mlflow_env, row, tiny_sample_run, write_dataset
@@ -112,6 +113,57 @@ def test_report_matches_hand_computed_values():
     assert post["at_0.5"]["micro_f1"] == 0.6667 and post["at_0.5"]["macro_f1"] == 0.6667
     assert post["at_threshold"]["micro_f1"] == 0.8 and post["at_threshold"]["macro_f1"] == 0.8333
     assert post["at_0.5"]["per_symptom"]["FATIGUE"]["f1"] is None
+
+
+def test_symptom_without_positives_shows_undefined_not_zero():
+    """A perfect classifier on a symptom with only negatives: no fake F1 0 / macro-F1 0.5 / MCC 0
+    in the JSON, the printed table or the plot; specificity is reported on every row."""
+    frame = pd.concat(
+        [
+            hand_frame(),
+            pd.DataFrame(
+                {
+                    "post_id": ["p4", "p4"],
+                    "sentence_id": ["s7", "s8"],
+                    "symptom": ["FATIGUE", "FATIGUE"],
+                    "label": [0, 0],
+                    "probability": [0.1, 0.2],
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    report = json.loads(json.dumps(build_report(frame, threshold=0.65)))  # as report.json holds
+    fatigue = report["per_symptom"]["FATIGUE"]
+    for key in ("at_0.5", "at_threshold"):
+        row = fatigue[key]
+        assert row["accuracy"] == 1.0 and row["specificity"] == 1.0
+        assert row["confusion_matrix"] == [[2, 0], [0, 0]]
+        for metric in ("precision", "recall", "f1", "macro_f1", "mcc"):
+            assert row[metric] is None, metric
+    # specificity on every row with pairs: ANHEDONIA @0.5 has TN s5, FP s6
+    assert report["per_symptom"]["ANHEDONIA"]["at_0.5"]["specificity"] == 0.5
+    assert report["per_symptom"]["DEPRESSED_MOOD"]["at_threshold"]["specificity"] == 1.0
+    assert report["pair_level"]["at_0.5"]["specificity"] == 0.6  # TN s5 s7 s8 of s2 s5-s8
+
+    table = format_report(report)
+    header = next(line for line in table.splitlines() if line.startswith("per symptom"))
+    assert "spec" in header.split() and "mcc" in header.split()
+    cells = next(line for line in table.splitlines() if line.startswith("FATIGUE")).split()
+    # FATIGUE pairs pos f1@0.5 f1@t prec recall spec mcc roc_auc
+    assert cells == ["FATIGUE", "2", "0", "-", "-", "-", "-", "1.0000", "-", "-"]
+
+    fig = symptom_f1_figure(report)
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    fatigue_y = labels.index("FATIGUE (n=2, pos=0)")
+    marks = [t for t in ax.texts if t.get_text() == "n/a"]
+    # FATIGUE and the seven symptoms without pairs: no bar at either threshold, an n/a mark
+    assert len(marks) == 2 * (len(SYMPTOMS) - 2)
+    assert sum(abs(t.get_position()[1] - fatigue_y) < 0.5 for t in marks) == 2
+    bars = [b for b in ax.patches if abs(b.get_y() + b.get_height() / 2 - fatigue_y) < 0.5]
+    assert bars == []
+    assert len(ax.patches) == 4  # DEPRESSED_MOOD and ANHEDONIA at both thresholds
 
 
 def test_ece_uses_calibration_curve_bins():

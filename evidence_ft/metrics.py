@@ -133,41 +133,39 @@ def ranking_metrics(labels: Any, probabilities: Any) -> dict[str, float | None]:
 def scored_metrics(labels: Any, probabilities: Any, threshold: float) -> dict[str, Any]:
     """``binary_metrics`` of ``probability >= threshold``, specificity and the confusion matrix.
 
-    The matrix is [[TN, FP], [FN, TP]] (rows: true label 0/1; columns: predicted 0/1). A
-    metric whose definition divides by zero is None, not scikit-learn's 0 (see
-    ``undefined_as_none``): a symptom with no positive pair has no recall or F1 to report.
+    The matrix is [[TN, FP], [FN, TP]] (rows: true label 0/1; columns: predicted 0/1). The
+    other metrics keep scikit-learn's 0 for 0/0, as the Trainer's ``compute_metrics`` does,
+    so a run's metrics.json and a re-evaluation agree; specificity is None without negatives.
 
     >>> m = scored_metrics([0, 0, 1, 1], [0.1, 0.6, 0.4, 0.9], 0.5)
     >>> m["f1"], m["specificity"], m["confusion_matrix"]
     (0.5, 0.5, [[1, 1], [1, 1]])
-    >>> m = scored_metrics([0, 0, 0], [0.1, 0.2, 0.3], 0.5)  # perfect, but no positive pair
-    >>> m["accuracy"], m["specificity"], m["f1"], m["macro_f1"], m["mcc"]
-    (1.0, 1.0, None, None, None)
     """
     labels = np.asarray(labels)
     predictions = (np.asarray(probabilities, dtype=np.float64) >= threshold).astype(int)
-    with warnings.catch_warnings():  # one-class rows: undefined_as_none decides, no warning
+    with warnings.catch_warnings():  # MCC of a one-class symptom is 0; no warning per row
         warnings.filterwarnings("ignore", message="A single label was found")
         out: dict[str, Any] = binary_metrics(labels, predictions)
     matrix = confusion_matrix(labels, predictions, labels=[0, 1])
-    out = undefined_as_none(out, matrix)
+    negatives = int(matrix[0].sum())
+    out["specificity"] = round(float(matrix[0, 0] / negatives), 4) if negatives else None
     out["confusion_matrix"] = matrix.tolist()
     return out
 
 
-def undefined_as_none(metrics: dict[str, Any], matrix: Any) -> dict[str, Any]:
-    """Replace the 0 scikit-learn reports for a 0/0 metric by None and add specificity.
+def undefined_as_none(metrics: dict[str, Any]) -> dict[str, Any]:
+    """``scored_metrics`` with None instead of scikit-learn's 0 where a metric is 0/0.
 
-    No positive label: recall, precision, F1 of the evidence class undefined. Nothing predicted
-    positive: precision undefined. A class missing from the labels: macro-F1 averages an
-    undefined F1, so None. Any empty row or column of the matrix: MCC is 0/0.
+    For per-symptom rows, where a symptom may have no positive pair at all: then precision,
+    recall and F1 of the evidence class are undefined; precision also when nothing is predicted
+    positive; macro-F1 when either class is missing (it would average an undefined F1); MCC
+    when any row or column of the confusion matrix is empty.
 
-    >>> m = undefined_as_none({"precision": 0.0, "recall": 0.0, "f1": 0.0, "macro_f1": 0.5,
-    ...                        "mcc": 0.0, "accuracy": 1.0}, [[3, 0], [0, 0]])
-    >>> sorted(k for k, v in m.items() if v is None), m["accuracy"], m["specificity"]
-    (['f1', 'macro_f1', 'mcc', 'precision', 'recall'], 1.0, 1.0)
+    >>> m = undefined_as_none(scored_metrics([0, 0, 0], [0.1, 0.2, 0.3], 0.5))  # perfect
+    >>> m["accuracy"], m["specificity"], m["f1"], m["macro_f1"], m["mcc"], m["precision"]
+    (1.0, 1.0, None, None, None, None)
     """
-    (tn, fp), (fn, tp) = np.asarray(matrix).tolist()
+    (tn, fp), (fn, tp) = metrics["confusion_matrix"]
     positives, negatives, predicted = tp + fn, tn + fp, tp + fp
     out = dict(metrics)
     if not positives:
@@ -178,7 +176,6 @@ def undefined_as_none(metrics: dict[str, Any], matrix: Any) -> dict[str, Any]:
         out["macro_f1"] = None
     if not (positives and negatives and predicted and tn + fn):
         out["mcc"] = None
-    out["specificity"] = round(tn / negatives, 4) if negatives else None
     return out
 
 
@@ -189,7 +186,7 @@ def per_symptom_metrics(
 
     Every symptom in ``symptoms`` gets a row; one absent from ``frame`` has support 0 and no
     metrics (None). ``thresholds`` maps a name (e.g. "at_0.5") to a threshold; each of those
-    entries is ``scored_metrics`` (specificity included, undefined metrics None).
+    entries is ``scored_metrics`` through ``undefined_as_none`` (a 0/0 metric is None).
     """
     out: dict[str, dict[str, Any]] = {}
     for symptom in symptoms:
@@ -198,7 +195,9 @@ def per_symptom_metrics(
         row |= ranking_metrics(sub["label"], sub["probability"])
         for name, threshold in thresholds.items():
             row[name] = (
-                scored_metrics(sub["label"], sub["probability"], threshold) if len(sub) else None
+                undefined_as_none(scored_metrics(sub["label"], sub["probability"], threshold))
+                if len(sub)
+                else None
             )
         out[symptom] = row
     return out

@@ -145,6 +145,7 @@ def test_symptom_without_positives_shows_undefined_not_zero():
     assert report["per_symptom"]["ANHEDONIA"]["at_0.5"]["specificity"] == 0.5
     assert report["per_symptom"]["DEPRESSED_MOOD"]["at_threshold"]["specificity"] == 1.0
     assert report["pair_level"]["at_0.5"]["specificity"] == 0.6  # TN s5 s7 s8 of s2 s5-s8
+    assert report["pair_level"]["at_threshold"]["f1"] == 0.8  # pair level: unchanged
 
     table = format_report(report)
     header = next(line for line in table.splitlines() if line.startswith("per symptom"))

@@ -22,6 +22,31 @@ screen, diagnose or make decisions about any person.
 """
 
 
+USAGE = """\
+## Scores and decisions
+
+The decision threshold t = {t:.4f} is built into the classifier's last bias (the logit gap
+of `evidence` over `no_evidence` is shifted by -logit(t), recorded as
+`config.evidence_logit_offset`), so the predicted label of every loader is `evidence`
+exactly when the raw P(evidence) >= t, as in `run_eval.py`:
+
+```python
+from transformers import pipeline
+clf = pipeline("text-classification", model="<this folder>")
+clf({{"text": "<criterion text>", "text_pair": "<sentence>"}})  # {{"label": ..., "score": s}}
+```
+
+The pipeline's `score` is the probability re-centred on the threshold, not P(evidence):
+the `evidence` score s is 0.5 at the threshold (s >= 0.5 means `evidence`), and
+`no_evidence` scores 1 - s. The raw probability is
+p = s*t / (s*t + (1 - s)*(1 - t)) (pass `top_k=None` to get the `evidence` score of every
+pair), or `evidence_ft.serving.evidence_probability(logits, model.config)`.
+
+The MLflow model (`runs:/{run_id}/model`, `mlflow models serve`) takes columns `text`
+(criterion) and `text_pair` (sentence) and returns `label` and the raw `probability`.
+"""
+
+
 def model_card(
     base_model: str,
     data_name: str,
@@ -49,8 +74,9 @@ Output: `evidence` (the sentence is evidence for the criterion) or `no_evidence`
 - Base model: `{base_model}`
 - Data: `{data_name}`, split by post (seed {manifest.get("seed")}, ratios {manifest.get("ratios")})
 - Decision threshold on P(evidence): **{threshold:.4f}** (`config.decision_threshold`)
-- MLflow run: `{run_id}`
+- MLflow run: `{run_id}` (`config.mlflow_run_id`)
 
+{USAGE.format(t=threshold, run_id=run_id)}
 | split | posts | pairs | positive rate |
 | --- | ---: | ---: | ---: |
 {split_rows}

@@ -2,8 +2,9 @@
 
 A local folder is a plain Hugging Face folder (``<run_dir>/model``) beside the run's
 ``config.yaml``, ``split_manifest.json`` and ``metrics.json``. An MLflow URI is downloaded to a
-temporary folder: ``MLmodel``, ``model/`` (weights + config.json), ``components/tokenizer/``;
-the training run's own artifacts come with it.
+temporary folder: ``MLmodel`` and the Hugging Face folder it names as the ``hf_model``
+artifact (the pyfunc of ``evidence_ft/serving.py``), or ``model/`` + ``components/tokenizer/``
+(models logged as MLflow transformers models before); the training run's artifacts come too.
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ from typing import Any
 import mlflow
 import yaml
 from mlflow.exceptions import MlflowException
+from mlflow.models import Model
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
 from evidence_ft.errors import UserError
+from evidence_ft.serving import HF_ARTIFACT
 
 CHECKPOINT_HINT = (
     "give a run folder's model/ (outputs/<date>/<time>/model), runs:/<run_id>/model, "
@@ -60,11 +63,20 @@ def resolve_checkpoint(checkpoint: str) -> Iterator[Checkpoint]:
             root = Path(mlflow.artifacts.download_artifacts(artifact_uri=checkpoint, dst_path=tmp))
         except (MlflowException, OSError) as err:
             raise _uri_error(checkpoint, err) from err
-        model_dir = root / "model" if (root / "MLmodel").is_file() else root
-        tokenizer_dir = root / "components" / "tokenizer"
-        if not tokenizer_dir.is_dir():
-            tokenizer_dir = model_dir
+        model_dir, tokenizer_dir = _model_folders(root)
         yield Checkpoint(checkpoint, model_dir, tokenizer_dir, run_id, _mlflow_run_files(run_id))
+
+
+def _model_folders(root: Path) -> tuple[Path, Path]:
+    """(weights, tokenizer) folders inside a downloaded MLflow model (or a plain folder)."""
+    if not (root / "MLmodel").is_file():
+        return root, root
+    flavor = Model.load(str(root / "MLmodel")).flavors.get("python_function", {})
+    artifact = (flavor.get("artifacts") or {}).get(HF_ARTIFACT)
+    if artifact:  # the pyfunc of evidence_ft/serving.py
+        return root / artifact["path"], root / artifact["path"]
+    tokenizer = root / "components" / "tokenizer"  # the MLflow transformers flavor
+    return root / "model", tokenizer if tokenizer.is_dir() else root / "model"
 
 
 def _local_checkpoint(checkpoint: str) -> Checkpoint:

@@ -20,6 +20,8 @@ from omegaconf.errors import OmegaConfBaseException
 from evidence_ft.errors import UserError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# tracking.register: which runs register their model (evidence_ft.tracking.should_register).
+REGISTER_CHOICES = ("auto", "always", "never")
 CONFIG_DIR = PROJECT_ROOT / "configs"
 
 if not OmegaConf.has_resolver("project_root"):
@@ -60,6 +62,10 @@ def validate(cfg: DictConfig) -> None:
             len(cfg.loss.alpha) != 2 or any(a <= 0 for a in cfg.loss.alpha)
         ):
             raise UserError(f"loss.alpha={list(cfg.loss.alpha)} must be two positive numbers")
+    if "tracking" in cfg and cfg.tracking.get("register") not in REGISTER_CHOICES:
+        raise UserError(
+            f"tracking.register={cfg.tracking.register} must be one of {'|'.join(REGISTER_CHOICES)}"
+        )
     if "training" in cfg:
         check_training_keys(OmegaConf.to_container(cfg.training))  # type: ignore[arg-type]
 

@@ -42,12 +42,12 @@ from evidence_ft.checkpoints import (
 from evidence_ft.errors import UserError
 from evidence_ft.metrics import (
     per_symptom_metrics,
-    positive_probability,
     post_level_metrics,
     ranking_metrics,
     scored_metrics,
 )
 from evidence_ft.report import aligned
+from evidence_ft.serving import evidence_probability
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,10 @@ def select_split(
 def predict(
     model: Any, tokenizer: Any, pairs: pd.DataFrame, max_length: int, batch_size: int
 ) -> Any:
-    """P(evidence) per pair: the training tokenization and collator, ``Trainer.predict``."""
+    """Raw P(evidence) per pair: the training tokenization and collator, ``Trainer.predict``.
+
+    ``evidence_probability`` undoes the threshold a saved model holds in its head.
+    """
     dsd = DatasetDict({"eval": Dataset.from_pandas(pairs, preserve_index=False)})
     encoded = data.tokenize(dsd, tokenizer, max_length)["eval"]
     with tempfile.TemporaryDirectory(prefix="evidence_ft_predict_") as tmp:
@@ -140,7 +143,7 @@ def predict(
         out = trainer.predict(encoded)
     if not np.array_equal(np.asarray(out.label_ids), pairs["label"].to_numpy()):
         raise RuntimeError("Trainer.predict returned the pairs out of order")
-    return positive_probability(out.predictions)
+    return evidence_probability(out.predictions, model.config)
 
 
 # ---------------------------------------------------------------------------- the report

@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import softmax
 from sklearn.metrics import (
     accuracy_score,
     average_precision_score,
@@ -25,6 +24,8 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
     roc_auc_score,
 )
+
+from evidence_ft.serving import evidence_probability
 
 
 def binary_metrics(labels: Any, predictions: Any) -> dict[str, float]:
@@ -50,8 +51,8 @@ def binary_metrics(labels: Any, predictions: Any) -> dict[str, float]:
 
 
 def positive_probability(logits: Any) -> np.ndarray:
-    """P(evidence) from two-class logits."""
-    return softmax(np.asarray(logits, dtype=np.float64), axis=-1)[:, 1]
+    """P(evidence) from the two-class logits of a model in memory (no threshold in its head)."""
+    return evidence_probability(logits)
 
 
 def compute_metrics(eval_pred: Any) -> dict[str, float]:

@@ -24,7 +24,7 @@ from datasets import DatasetDict
 from omegaconf import DictConfig, OmegaConf
 from transformers import DataCollatorWithPadding, EarlyStoppingCallback, set_seed
 
-from evidence_ft import data, plots, tracking
+from evidence_ft import data, plots, serving, tracking
 from evidence_ft.card import model_card
 from evidence_ft.config import to_yaml
 from evidence_ft.errors import UserError
@@ -39,6 +39,9 @@ from evidence_ft.modeling import load_model, load_tokenizer
 from evidence_ft.trainer import FocalLossTrainer, build_training_args, show_progress
 
 log = logging.getLogger(__name__)
+
+# The sentence of the logged model's input example (written for it; never a dataset sentence).
+EXAMPLE_SENTENCE = "I have barely slept for weeks and wake up at 4 am every night."
 
 
 @dataclass
@@ -211,16 +214,24 @@ def save_best(
     out: Path,
     run_id: str,
 ) -> str | None:
-    """Save the best model with its threshold and card, log it, register it; return version."""
+    """Save the best model with its threshold, run id and card, log it, register it.
+
+    The saved copy holds the threshold in its head (``serving.threshold_in_head``) so that
+    every loader's argmax decides as run_eval.py does; the model in memory stays as it was.
+    Returns the registered version (None when ``tracking.register`` leaves this run out).
+    """
     model: Any = trainer.model
-    model.config.decision_threshold = metrics["decision_threshold"]
-    trainer.save_model(str(out / "model"))
+    threshold = metrics["decision_threshold"]
+    model.config.decision_threshold = threshold
+    model.config.mlflow_run_id = run_id
+    with serving.threshold_in_head(model, threshold):
+        trainer.save_model(str(out / "model"))
     card = model_card(
         cfg.model.name_or_path,
         cfg.data.name,
         prepared.manifest,
         metrics,
-        metrics["decision_threshold"],
+        threshold,
         run_id,
     )
     (out / "model" / "README.md").write_text(card, encoding="utf-8")
@@ -231,8 +242,26 @@ def save_best(
         {(f"best_{k}" if k.startswith("eval_") else k): v for k, v in metrics.items()}, step=step
     )
     mlflow.log_artifact(str(out / "metrics.json"))
-    _, version = tracking.log_model(model, tokenizer, card, cfg.tracking.registered_model)
-    return version
+    example = pd.DataFrame(
+        {"text": [prepared.datasets["train"][0]["criterion"]], "text_pair": [EXAMPLE_SENTENCE]}
+    )
+    options = {
+        "max_length": cfg.data.max_length,
+        "batch_size": cfg.training.per_device_eval_batch_size,
+    }
+    model_uri = tracking.log_model(out / "model", example, options)
+    if not tracking.should_register(cfg.tracking, cfg.training.get("max_steps")):
+        log.info(
+            "model: not registered (tracking.register=%s, training.max_steps=%s); "
+            "tracking.register=always registers smoke runs too",
+            cfg.tracking.register,
+            cfg.training.get("max_steps"),
+        )
+        return None
+    description, tags = tracking.version_details(
+        metrics, cfg.data.name, cfg.model.name_or_path, run_id
+    )
+    return tracking.register_model(model_uri, cfg.tracking.registered_model, description, tags)
 
 
 def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:

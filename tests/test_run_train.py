@@ -98,9 +98,12 @@ def test_registered_and_saved_models_load_and_predict(main_job):
     cwd, run_dir, _ = main_job
     from transformers import pipeline
 
+    from evidence_ft.checkpoints import resolve_checkpoint
+
     mlflow.set_tracking_uri(f"sqlite:///{cwd / 'mlflow.db'}")
-    loaded = mlflow.transformers.load_model("models:/evidence_ft/1")
-    out = loaded({"text": "Depressed mood most of the day.", "text_pair": "I feel empty."})
+    with resolve_checkpoint("models:/evidence_ft/1") as registered:  # its Hugging Face folder
+        loaded = pipeline("text-classification", model=str(registered.model_dir))
+        out = loaded({"text": "Depressed mood most of the day.", "text_pair": "I feel empty."})
     assert out["label"] in ("evidence", "no_evidence")  # one pair in, one dict out
     plain = pipeline("text-classification", model=str(run_dir / "model"))
     assert plain({"text": "Fatigue.", "text_pair": "I am exhausted."})["label"]

@@ -71,6 +71,7 @@ def test_training_logs_to_a_remote_server(mlflow_server, tiny_bert, tmp_path, mo
             "data=sample",
             f"model.name_or_path={tiny_bert}",
             "training.max_steps=2",
+            "tracking.register=always",  # a smoke run: registered only on request
             f"tracking.uri={mlflow_server}",
             "tracking.experiment=remote",
         ]

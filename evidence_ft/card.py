@@ -38,9 +38,9 @@ clf({{"text": "<criterion text>", "text_pair": "<sentence>"}})  # {{"label": ...
 
 The pipeline's `score` is the probability re-centred on the threshold, not P(evidence):
 the `evidence` score s is 0.5 at the threshold (s >= 0.5 means `evidence`), and
-`no_evidence` scores 1 - s. The raw probability is
-p = s*t / (s*t + (1 - s)*(1 - t)) (pass `top_k=None` to get the `evidence` score of every
-pair), or `evidence_ft.serving.evidence_probability(logits, model.config)`.
+`no_evidence` scores 1 - s (so s = 1 - score when the label is `no_evidence`). The raw
+probability is p = s*t / (s*t + (1 - s)*(1 - t)), or
+`evidence_ft.serving.evidence_probability(logits, model.config)` from the logits.
 
 The MLflow model (`runs:/{run_id}/model`, `mlflow models serve`) takes columns `text`
 (criterion) and `text_pair` (sentence) and returns `label` and the raw `probability`.

@@ -213,11 +213,12 @@ def _post(url: str, records: list[dict]) -> list[dict]:
 def test_served_registered_model_decides_like_run_eval(trained):
     name, version = trained["registered"]
     port = _free_port()
+    log = (trained["tmp"] / "serve.log").open("w")  # a file: an unread pipe would fill up
     server = subprocess.Popen(
         [sys.executable, "-m", "mlflow", "models", "serve", "-m", f"models:/{name}/{version}",
          "--env-manager", "local", "-p", str(port), "-h", "127.0.0.1"],
         env={**os.environ, "MLFLOW_TRACKING_URI": trained["uri"], "HF_HUB_OFFLINE": "1"},
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
@@ -228,7 +229,9 @@ def test_served_registered_model_decides_like_run_eval(trained):
                 break
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail("mlflow models serve did not start")
+                    log.flush()
+                    tail = (trained["tmp"] / "serve.log").read_text()[-2000:]
+                    pytest.fail(f"mlflow models serve did not start:\n{tail}")
                 time.sleep(0.5)
         served = _post(f"{url}/invocations", trained["inputs"].to_dict("records"))
         assert (_labels_evidence([p["label"] for p in served]) == trained["decision"]).all()
@@ -240,6 +243,7 @@ def test_served_registered_model_decides_like_run_eval(trained):
     finally:
         os.killpg(server.pid, signal.SIGTERM)  # the server and its worker processes
         server.wait(timeout=30)
+        log.close()
 
 
 @pytest.mark.integration

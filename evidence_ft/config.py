@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hydra import compose, initialize_config_dir
 from hydra.errors import HydraException
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from evidence_ft.errors import UserError
@@ -40,34 +42,159 @@ def load_config(overrides: list[str] | None = None, config_name: str = "train") 
     return cfg
 
 
+@dataclass(frozen=True)
+class Rule:
+    """One config key's allowed values: ``kind`` (type), ``ok`` (range), shown as ``allowed``."""
+
+    key: str
+    kind: str  # number | int | str | list | bool
+    ok: Callable[[Any], bool]
+    allowed: str
+    example: str
+    nullable: bool = False
+
+
+def _whole(v: float) -> bool:
+    return float(v).is_integer()
+
+
+def _ratios(v: list[Any]) -> bool:
+    return len(v) == 3 and all(_is("number", r) and r >= 0 for r in v) and math.isclose(sum(v), 1.0)
+
+
+# Every key a typo could break an hour into a run (or, worse, turn into a silent no-op such as
+# a negative epoch count), checked after composing and before anything is written. A key that
+# a config does not have (eval has no training.*) is skipped.
+RULES = (
+    Rule("seed", "int", lambda v: v >= 0, "an integer >= 0", "42"),
+    Rule("training.learning_rate", "number", lambda v: v > 0, "a number > 0", "5e-5"),
+    Rule("training.num_train_epochs", "number", lambda v: v > 0, "a number > 0", "3"),
+    Rule(
+        "training.max_steps",
+        "int",
+        lambda v: v == -1 or v >= 1,
+        "-1 (train num_train_epochs) or an integer >= 1",
+        "100",
+    ),
+    Rule("training.per_device_train_batch_size", "int", lambda v: v >= 1, "an integer >= 1", "16"),
+    Rule("training.per_device_eval_batch_size", "int", lambda v: v >= 1, "an integer >= 1", "64"),
+    Rule("training.gradient_accumulation_steps", "int", lambda v: v >= 1, "an integer >= 1", "2"),
+    Rule(
+        "training.warmup_steps",
+        "number",
+        lambda v: 0 <= v < 1 or _whole(v),
+        "a fraction of the total steps in [0, 1) or a whole number of steps",
+        "0.1",
+    ),
+    Rule("training.weight_decay", "number", lambda v: v >= 0, "a number >= 0", "0.01"),
+    Rule("training.max_grad_norm", "number", lambda v: v >= 0, "a number >= 0", "1.0"),
+    Rule(
+        "training.logging_steps",
+        "number",
+        lambda v: 0 < v < 1 or (v >= 1 and _whole(v)),
+        "an integer >= 1 or a fraction of the total steps in (0, 1)",
+        "10",
+    ),
+    Rule(
+        "training.save_total_limit", "int", lambda v: v >= 1, "null or an integer >= 1", "2", True
+    ),
+    Rule("training.dataloader_num_workers", "int", lambda v: v >= 0, "an integer >= 0", "2"),
+    Rule("early_stopping_patience", "int", lambda v: v >= 1, "null or an integer >= 1", "3", True),
+    Rule("cv.folds", "int", lambda v: v == 0 or v >= 2, "0 (off) or an integer >= 2", "5"),
+    Rule(
+        "data.split_ratios",
+        "list",
+        _ratios,
+        "three non-negative numbers summing to 1",
+        "[0.7,0.15,0.15]",
+    ),
+    Rule(
+        "data.conflict_policy",
+        "str",
+        lambda v: v in ("error", "keep_positive", "drop"),
+        "one of error|keep_positive|drop",
+        "error",
+    ),
+    Rule("data.max_length", "int", lambda v: v >= 16, "an integer >= 16", "512"),
+    Rule("data.pad_to_multiple_of", "int", lambda v: v >= 1, "null or an integer >= 1", "8", True),
+    Rule("loss.gamma", "number", lambda v: v >= 0, "a number >= 0", "2.0"),
+    Rule(
+        "loss.class_weights",
+        "str",
+        lambda v: v in ("balanced", "uniform"),
+        "balanced or uniform",
+        "balanced",
+    ),
+    Rule(
+        "loss.alpha",
+        "list",
+        lambda v: len(v) == 2 and all(_is("number", a) and a > 0 for a in v),
+        "null or two positive numbers",
+        "[1.0,2.0]",
+        True,
+    ),
+    Rule(
+        "tracking.register",
+        "str",
+        lambda v: v in REGISTER_CHOICES,
+        "one of " + "|".join(REGISTER_CHOICES),
+        "auto",
+    ),
+    # run_eval.py
+    Rule("batch_size", "int", lambda v: v >= 1, "an integer >= 1", "64"),
+    Rule(
+        "split",
+        "str",
+        lambda v: v in ("test", "validation", "train", "all"),
+        "one of test|validation|train|all",
+        "test",
+    ),
+    Rule("log", "bool", lambda v: True, "true or false", "false"),
+)
+
+_ABSENT = object()
+
+
 def validate(cfg: DictConfig) -> None:
-    """Check value ranges that a typo could break an hour into a run; raise UserError."""
-    if "data" in cfg:
-        ratios = list(cfg.data.split_ratios)
-        if len(ratios) != 3 or any(r < 0 for r in ratios) or not math.isclose(sum(ratios), 1.0):
+    """Check every key of ``RULES`` the config has: type and range; raise one-line UserError.
+
+    The configs are plain YAML, so OmegaConf types nothing: ``training.learning_rate=abc``
+    would reach TrainingArguments or the optimizer as a string and end in a traceback.
+    """
+    for rule in RULES:
+        value = OmegaConf.select(cfg, rule.key, default=_ABSENT)
+        if value is _ABSENT or (value is None and rule.nullable):
+            continue
+        if isinstance(value, ListConfig):
+            value = OmegaConf.to_container(value)
+        if not (_is(rule.kind, value) and rule.ok(value)):
             raise UserError(
-                f"data.split_ratios={ratios} must be three non-negative numbers summing to 1, "
-                "e.g. data.split_ratios=[0.7,0.15,0.15]"
+                f"{rule.key}={_show(value)} must be {rule.allowed}, "
+                f"e.g. {rule.key}={rule.example}"
             )
-        if cfg.data.conflict_policy not in ("error", "keep_positive", "drop"):
-            raise UserError("data.conflict_policy must be one of error|keep_positive|drop")
-        if cfg.data.max_length < 16:
-            raise UserError(f"data.max_length={cfg.data.max_length} is too small; use >= 16")
-    if "loss" in cfg:
-        if cfg.loss.gamma < 0:
-            raise UserError(f"loss.gamma={cfg.loss.gamma} must be >= 0")
-        if cfg.loss.class_weights not in ("balanced", "uniform"):
-            raise UserError("loss.class_weights must be balanced or uniform")
-        if cfg.loss.alpha is not None and (
-            len(cfg.loss.alpha) != 2 or any(a <= 0 for a in cfg.loss.alpha)
-        ):
-            raise UserError(f"loss.alpha={list(cfg.loss.alpha)} must be two positive numbers")
-    if "tracking" in cfg and cfg.tracking.get("register") not in REGISTER_CHOICES:
-        raise UserError(
-            f"tracking.register={cfg.tracking.register} must be one of {'|'.join(REGISTER_CHOICES)}"
-        )
     if "training" in cfg:
         check_training_keys(OmegaConf.to_container(cfg.training))  # type: ignore[arg-type]
+
+
+def _is(kind: str, value: Any) -> bool:
+    """Whether ``value`` has the rule's type (bool is not a number; nan and inf are not)."""
+    if kind == "bool":
+        return isinstance(value, bool)
+    if isinstance(value, bool):
+        return False
+    if kind == "int":
+        return isinstance(value, int)
+    if kind == "number":
+        return isinstance(value, (int, float)) and math.isfinite(value)
+    if kind == "list":
+        return isinstance(value, list)
+    return isinstance(value, str)
+
+
+def _show(value: Any) -> str:
+    """The value as the user would type it, kept on one line."""
+    text = "null" if value is None else str(value)
+    return text if "\n" not in text else repr(text)
 
 
 def check_training_keys(training: dict[str, Any]) -> None:

@@ -1,0 +1,125 @@
+"""Config values are checked by type and range in one place, before anything is written."""
+
+import subprocess
+import sys
+
+import pytest
+
+from evidence_ft.config import PROJECT_ROOT, RULES, load_config
+from evidence_ft.errors import UserError
+
+BAD_TRAIN = [
+    ("training.learning_rate=abc", "training.learning_rate=abc must be a number > 0"),
+    ("training.learning_rate=-1e-5", "a number > 0"),
+    ("training.learning_rate=0", "a number > 0"),
+    ("training.learning_rate=nan", "a number > 0"),
+    ("training.learning_rate=null", "training.learning_rate=null"),
+    ("training.learning_rate=[1,2]", "a number > 0"),
+    ("seed=abc", "seed=abc must be an integer >= 0"),
+    ("seed=-1", "an integer >= 0"),
+    ("seed=1.5", "an integer >= 0"),
+    ("seed=true", "an integer >= 0"),
+    ("training.per_device_train_batch_size=0", "per_device_train_batch_size=0"),
+    ("training.per_device_train_batch_size=8.5", "an integer >= 1"),
+    ("training.per_device_eval_batch_size=x", "per_device_eval_batch_size"),
+    ("training.num_train_epochs=-1", "training.num_train_epochs=-1 must be a number > 0"),
+    ("training.num_train_epochs=0", "a number > 0"),
+    ("training.max_steps=0", "-1 (train num_train_epochs) or an integer >= 1"),
+    ("training.max_steps=-2", "training.max_steps"),
+    ("training.gradient_accumulation_steps=0", "gradient_accumulation_steps"),
+    ("training.warmup_steps=-0.1", "warmup_steps"),
+    ("training.warmup_steps=1.5", "a whole number of steps"),
+    ("training.weight_decay=-0.01", "training.weight_decay"),
+    ("training.weight_decay=lots", "training.weight_decay"),
+    ("training.logging_steps=0", "training.logging_steps"),
+    ("training.logging_steps=2.5", "training.logging_steps"),
+    ("early_stopping_patience=0", "null or an integer >= 1"),
+    ("early_stopping_patience=two", "early_stopping_patience"),
+    ("data.max_length=8", "an integer >= 16"),
+    ("data.max_length=long", "data.max_length"),
+    ("data.pad_to_multiple_of=0", "data.pad_to_multiple_of"),
+    ("cv.folds=1", "0 (off) or an integer >= 2"),
+    ("cv.folds=-3", "cv.folds"),
+    ("cv.folds=five", "cv.folds"),
+    ("loss.alpha=[1,-1]", "two positive numbers"),
+    ("data.split_ratios=[0.5,0.5,x]", "summing to 1"),
+]
+
+
+@pytest.mark.parametrize(("override", "match"), BAD_TRAIN)
+def test_bad_values_are_one_line_user_errors_naming_key_and_range(override, match):
+    with pytest.raises(UserError) as info:
+        load_config([override])
+    message = str(info.value)
+    assert match in message and "\n" not in message
+    assert override.split("=")[0] in message and ", e.g. " in message
+
+
+@pytest.mark.parametrize(
+    ("override", "match"),
+    [
+        ("batch_size=0", "batch_size=0 must be an integer >= 1"),
+        ("batch_size=abc", "batch_size=abc"),
+        ("split=everything", "split=everything must be one of test|validation|train|all"),
+        ("log=maybe", "log=maybe"),
+    ],
+)
+def test_bad_eval_values_are_one_line_user_errors(override, match):
+    with pytest.raises(UserError, match=match) as info:
+        load_config(["checkpoint=x", override], "eval")
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        "training.learning_rate=1e-5",
+        "training.learning_rate=1",
+        "seed=0",
+        "training.max_steps=-1",
+        "training.max_steps=1",
+        "training.num_train_epochs=0.5",
+        "training.warmup_steps=0",
+        "training.warmup_steps=100",
+        "training.logging_steps=0.1",
+        "training.save_total_limit=null",
+        "early_stopping_patience=null",
+        "data.pad_to_multiple_of=8",
+        "cv.folds=0",
+        "cv.folds=5",
+        "loss.alpha=[1,3]",
+    ],
+)
+def test_good_values_pass(override):
+    load_config([override])
+
+
+def test_every_rule_names_a_key_of_a_shipped_config():
+    keys = set()
+    for name in ("train", "eval", "search"):
+        cfg = load_config(["checkpoint=x"] if name == "eval" else [], name)
+        keys |= {rule.key for rule in RULES if _has(cfg, rule.key)}
+    assert keys == {rule.key for rule in RULES}
+
+
+def _has(cfg, key):
+    from omegaconf import OmegaConf
+
+    return OmegaConf.select(cfg, key, default="<absent>") != "<absent>"
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("override", ["training.learning_rate=abc", "training.num_train_epochs=-1"])
+def test_run_train_stops_on_a_bad_value_before_writing_anything(override, tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "run_train.py"), "data=sample", override],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ")
+    assert override.split("=")[0] in lines[0]
+    assert list(tmp_path.iterdir()) == []  # no outputs/, no mlflow.db, no mlruns/

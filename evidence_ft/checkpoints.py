@@ -25,7 +25,14 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import Model
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
+from safetensors import SafetensorError
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+from transformers.utils import (
+    SAFE_WEIGHTS_INDEX_NAME,
+    SAFE_WEIGHTS_NAME,
+    WEIGHTS_INDEX_NAME,
+    WEIGHTS_NAME,
+)
 
 from evidence_ft.errors import UserError
 from evidence_ft.serving import HF_ARTIFACT
@@ -34,6 +41,10 @@ CHECKPOINT_HINT = (
     "give a run folder's model/ (outputs/<date>/<time>/model), runs:/<run_id>/model, "
     "models:/<name>/<version> or models:/<name>@<alias>"
 )
+
+
+# The files transformers' from_pretrained reads weights from (one of them must be there).
+WEIGHT_FILES = (SAFE_WEIGHTS_NAME, SAFE_WEIGHTS_INDEX_NAME, WEIGHTS_NAME, WEIGHTS_INDEX_NAME)
 
 
 @dataclass
@@ -182,8 +193,21 @@ def load_checkpoint(ckpt: Checkpoint) -> tuple[Any, Any]:
         )
     if config.num_labels != 2:
         raise UserError(f"checkpoint={ckpt.source}: has {config.num_labels} labels, expected 2")
-    model = AutoModelForSequenceClassification.from_pretrained(ckpt.model_dir)
-    tokenizer = AutoTokenizer.from_pretrained(ckpt.tokenizer_dir)
+    if ckpt.model_dir.is_dir() and not any((ckpt.model_dir / n).is_file() for n in WEIGHT_FILES):
+        raise UserError(
+            f"checkpoint={ckpt.source}: config.json but no weights ({SAFE_WEIGHTS_NAME} or "
+            f"{WEIGHTS_NAME}); the save was cut short or it is not a model folder; "
+            + CHECKPOINT_HINT
+        )
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(ckpt.model_dir)
+        tokenizer = AutoTokenizer.from_pretrained(ckpt.tokenizer_dir)
+    except (OSError, ValueError, RuntimeError, SafetensorError) as err:  # truncated/corrupt
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+        raise UserError(
+            f"checkpoint={ckpt.source}: cannot load the model or tokenizer ({first}); "
+            "save it again with run_train.py or point at another checkpoint"
+        ) from err
     return model, tokenizer
 
 

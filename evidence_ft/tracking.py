@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import importlib.metadata
+import importlib.util
 import json
 import logging
 import os
 import signal
+import sqlite3
 import subprocess
 import uuid
 from collections.abc import Iterator, Mapping
@@ -28,12 +30,14 @@ from mlflow.entities import RunStatus
 from evidence_ft import serving
 from evidence_ft.config import PROJECT_ROOT
 from evidence_ft.errors import UserError
+from evidence_ft.errors import mask as mask  # re-exported: tracking.mask(uri) for messages
 
 log = logging.getLogger(__name__)
 
 
 def resolve_uri(uri: str, base: Path | None = None) -> str:
-    """Make a relative ``sqlite:///file.db`` absolute against ``base`` (default: the cwd).
+    """The store URI as MLflow and Optuna should open it: a relative ``sqlite:///file.db``
+    made absolute against ``base`` (default: the cwd), and ``with_driver`` applied.
 
     >>> resolve_uri("sqlite:///mlflow.db", Path("/work/x"))
     'sqlite:////work/x/mlflow.db'
@@ -43,15 +47,56 @@ def resolve_uri(uri: str, base: Path | None = None) -> str:
     prefix = "sqlite:///"
     if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
         return prefix + str((base or Path.cwd()) / uri[len(prefix) :])
-    return uri
+    return with_driver(uri)
+
+
+def with_driver(url: str) -> str:
+    """``postgresql://`` with the psycopg2 driver where psycopg (3) is missing.
+
+    SQLAlchemy 2.1 reads a bare ``postgresql://`` as psycopg 3; the project installs
+    psycopg2-binary (for Optuna's storage and MLflow's store alike). An explicit
+    ``postgresql+driver://`` is kept as it is.
+    """
+    if not url.startswith("postgresql://"):
+        return url
+    if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2"):
+        return "postgresql+psycopg2://" + url[len("postgresql://") :]
+    return url
+
+
+def check_sqlite(uri: str) -> None:
+    """Open (creating) the SQLite file of ``uri`` once, so that a bad path fails in seconds.
+
+    MLflow retries a store it cannot open 10 times with exponential back-off
+    (``mlflow.store.db.utils.create_sqlalchemy_engine_with_retry``, 101 s of sleeps) before it
+    reports e.g. a read-only folder; sqlite3 itself answers at once.
+    """
+    path = Path(uri[len("sqlite:///") :].split("?")[0])
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sqlite3.connect(path).close()  # creates an empty database, as MLflow would
+        reason = "" if os.access(path, os.W_OK) and os.access(path.parent, os.W_OK) else "read-only"
+    except (OSError, sqlite3.Error) as err:
+        reason = str(err) or type(err).__name__
+    if reason:
+        raise UserError(
+            f"tracking.uri={mask(uri)}: cannot write {path} ({reason}); make that folder "
+            "writable or set tracking.uri=sqlite:///<writable folder>/mlflow.db"
+        )
 
 
 def setup(tracking_cfg: Any) -> str:
-    """Point MLflow (and ``MLflowCallback``, through its env vars) at the configured store."""
+    """Point MLflow (and ``MLflowCallback``, through its env vars) at the configured store.
+
+    Returns the URI for display (password masked).
+    """
     uri = resolve_uri(tracking_cfg.uri)
+    shown = mask(uri)
     # Fail in seconds, not minutes, when a tracking server is unreachable (user env wins).
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
+    if uri.startswith("sqlite:///"):
+        check_sqlite(uri)
     os.environ["MLFLOW_TRACKING_URI"] = uri
     os.environ["MLFLOW_EXPERIMENT_NAME"] = tracking_cfg.experiment
     mlflow.set_tracking_uri(uri)
@@ -64,10 +109,10 @@ def setup(tracking_cfg: Any) -> str:
     except Exception as err:  # any store failure: unreachable server, locked or bad database
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise UserError(
-            f"tracking.uri={tracking_cfg.uri}: cannot use the MLflow store ({first[:200]}); "
+            f"tracking.uri={shown}: cannot use the MLflow store ({mask(first)[:200]}); "
             "check the server/database or set tracking.uri"
         ) from err
-    return uri
+    return shown
 
 
 @contextlib.contextmanager

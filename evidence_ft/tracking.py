@@ -64,13 +64,36 @@ def with_driver(url: str) -> str:
     return url
 
 
-def check_sqlite(uri: str) -> None:
-    """Open (creating) the SQLite file of ``uri`` once, so that a bad path fails in seconds.
+def check_store(uri: str) -> None:
+    """Open the store's database once, so that a bad path or server fails in seconds.
 
-    MLflow retries a store it cannot open 10 times with exponential back-off
+    MLflow retries a database it cannot open 10 times with exponential back-off
     (``mlflow.store.db.utils.create_sqlalchemy_engine_with_retry``, 101 s of sleeps) before it
-    reports e.g. a read-only folder; sqlite3 itself answers at once.
+    reports e.g. a read-only folder or a closed port; sqlite3 and the drivers answer at once.
+    HTTP stores are left to MLflow (``MLFLOW_HTTP_REQUEST_MAX_RETRIES``).
     """
+    if uri.startswith("sqlite:///"):
+        _check_sqlite(uri)
+        return
+    if not uri.startswith(("postgresql", "mysql", "mssql")):
+        return
+    import sqlalchemy
+
+    try:
+        timeout = {} if uri.startswith("mssql") else {"connect_timeout": 20}
+        engine = sqlalchemy.create_engine(uri, poolclass=sqlalchemy.NullPool, connect_args=timeout)
+        with engine.connect():
+            pass
+    except Exception as err:  # missing driver, closed port, bad user, password or database
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise UserError(
+            f"tracking.uri={mask(uri)}: cannot connect to the database ({mask(first)[:200]}); "
+            "check the server, user, password and database name or set tracking.uri"
+        ) from err
+
+
+def _check_sqlite(uri: str) -> None:
+    """Open (creating) the SQLite file of ``uri``; UserError when it cannot be written."""
     path = Path(uri[len("sqlite:///") :].split("?")[0])
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -95,8 +118,7 @@ def setup(tracking_cfg: Any) -> str:
     # Fail in seconds, not minutes, when a tracking server is unreachable (user env wins).
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
-    if uri.startswith("sqlite:///"):
-        check_sqlite(uri)
+    check_store(uri)
     os.environ["MLFLOW_TRACKING_URI"] = uri
     os.environ["MLFLOW_EXPERIMENT_NAME"] = tracking_cfg.experiment
     mlflow.set_tracking_uri(uri)

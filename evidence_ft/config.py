@@ -140,6 +140,12 @@ RULES = (
         "one of " + "|".join(REGISTER_CHOICES),
         "auto",
     ),
+    Rule(
+        "model.name_or_path", "str", bool, "a Hub id or a local model folder", "bert-base-uncased"
+    ),
+    Rule("tracking.uri", "str", bool, "an MLflow tracking URI", "sqlite:///mlflow.db"),
+    Rule("tracking.experiment", "str", bool, "a non-empty name", "evidence_ft"),
+    Rule("tracking.artifact_location", "str", bool, "a folder", "mlruns"),
     # run_eval.py
     Rule("batch_size", "int", lambda v: v >= 1, "an integer >= 1", "64"),
     Rule(
@@ -163,6 +169,12 @@ def validate(cfg: DictConfig) -> None:
     """
     for rule in RULES:
         value = OmegaConf.select(cfg, rule.key, default=_ABSENT)
+        group = rule.key.rpartition(".")[0]
+        parent = OmegaConf.select(cfg, group, default=None) if group else cfg
+        if parent is not None and not isinstance(parent, DictConfig):  # e.g. cv=3
+            raise UserError(
+                f"{group}={_show(parent)} must be a group of keys, e.g. {rule.key}={rule.example}"
+            )
         if value is _ABSENT or (value is None and rule.nullable):
             continue
         if isinstance(value, ListConfig):
@@ -193,7 +205,7 @@ def _is(kind: str, value: Any) -> bool:
 
 def _show(value: Any) -> str:
     """The value as the user would type it, kept on one line."""
-    text = "null" if value is None else str(value)
+    text = "null" if value is None else str(value) or "''"
     return text if "\n" not in text else repr(text)
 
 

@@ -7,10 +7,12 @@ into one line, and hides the password of any ``scheme://user:password@host`` it 
 from __future__ import annotations
 
 import errno
+import io
 import logging
 import re
 import sys
 from collections.abc import Callable
+from pathlib import PurePath
 from typing import NoReturn
 
 log = logging.getLogger(__name__)
@@ -79,6 +81,7 @@ def disk_error(err: BaseException) -> str | None:
         seen.add(id(current))
         code = current.errno if isinstance(current, OSError) else None
         path = getattr(current, "filename", None) if code in DISK_ERRNOS else None
+        path = path or _path_in_traceback(current)
         if code not in DISK_ERRNOS:
             code = next((c for s, c in DISK_MESSAGES.items() if s in str(current)), None)
         if code is not None:
@@ -86,6 +89,26 @@ def disk_error(err: BaseException) -> str | None:
             where = str(path) if path else "a write failed"
             return f"{where}: {what}; {fix} ({WRITE_ELSEWHERE})"
         current = current.__cause__ or current.__context__
+    return None
+
+
+def _path_in_traceback(err: BaseException) -> str | None:
+    """The innermost open file or path among the failing frames' locals.
+
+    An OSError from ``write()`` (unlike one from ``open()``) carries no file name.
+    """
+    frames = []
+    tb = err.__traceback__
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    for frame in reversed(frames):
+        for value in frame.f_locals.values():
+            name = getattr(value, "name", None) if isinstance(value, io.IOBase) else None
+            if isinstance(name, str):
+                return name
+            if isinstance(value, PurePath):
+                return str(value)
     return None
 
 

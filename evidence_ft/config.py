@@ -62,6 +62,9 @@ def _ratios(v: list[Any]) -> bool:
     return len(v) == 3 and all(_is("number", r) and r >= 0 for r in v) and math.isclose(sum(v), 1.0)
 
 
+# run_eval.py split=: posts of the run's manifest (test|validation|train) or every pair (all).
+EVAL_SPLITS = ("test", "validation", "train", "all")
+
 # Every key a typo could break an hour into a run (or, worse, turn into a silent no-op such as
 # a negative epoch count), checked after composing and before anything is written. A key that
 # a config does not have (eval has no training.*) is skipped.
@@ -151,8 +154,8 @@ RULES = (
     Rule(
         "split",
         "str",
-        lambda v: v in ("test", "validation", "train", "all"),
-        "one of test|validation|train|all",
+        lambda v: v in EVAL_SPLITS,
+        "one of " + "|".join(EVAL_SPLITS),
         "test",
     ),
     Rule("log", "bool", lambda v: True, "true or false", "false"),

@@ -55,10 +55,12 @@ class Rule:
 
 
 def _whole(v: float) -> bool:
+    """Whether a number is a whole count (TrainingArguments reads >= 1 as steps)."""
     return float(v).is_integer()
 
 
 def _ratios(v: list[Any]) -> bool:
+    """Train/validation/test ratios: three non-negative numbers summing to 1."""
     return len(v) == 3 and all(_is("number", r) and r >= 0 for r in v) and math.isclose(sum(v), 1.0)
 
 

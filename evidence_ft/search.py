@@ -3,6 +3,7 @@
 python run_search.py data=sample n_trials=5       # study "evidence_ft" in ./optuna.db, then refit
 python run_search.py data=sample n_trials=5       # the same again: resumes the study, adds 5 trials
 python run_search.py n_trials=30 study_name=x storage=sqlite:///optuna.db pruner=none sampler_seed=1
+python run_search.py data=sample n_trials=0       # no new trial: export and refit the study
 python run_train.py $(cat outputs/<date>/<time>/best_overrides.txt)   # the best configuration
 
 One MLflow run per invocation with a nested run per trial; details in docs/SEARCH.md.
@@ -18,12 +19,14 @@ import importlib.util
 import json
 import logging
 import math
+import socket
 import tempfile
 import time
 import traceback
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, TypeVar, cast
 
@@ -36,7 +39,7 @@ from mlflow.entities import RunStatus
 from omegaconf import DictConfig, OmegaConf
 from optuna.trial import FrozenTrial, TrialState
 from sqlalchemy.engine import make_url
-from transformers import set_seed
+from transformers import EarlyStoppingCallback, set_seed
 from transformers.integrations import MLflowCallback
 
 from evidence_ft import data, tracking
@@ -44,7 +47,14 @@ from evidence_ft.config import check_training_keys, to_yaml, validate
 from evidence_ft.errors import UserError
 from evidence_ft.modeling import load_model, load_tokenizer
 from evidence_ft.report import aligned
-from evidence_ft.train import build_trainer, distributed_state, prepare_data, run_dir, train
+from evidence_ft.train import (
+    PreparedData,
+    build_trainer,
+    distributed_state,
+    prepare_data,
+    run_dir,
+    train,
+)
 from evidence_ft.trainer import FocalLossTrainer
 
 log = logging.getLogger(__name__)
@@ -133,8 +143,10 @@ def parse_space(cfg: DictConfig) -> list[Dimension]:
 
 def check_settings(cfg: DictConfig) -> None:
     """Top-level search settings a typo could break after an hour of trials."""
-    if not isinstance(cfg.n_trials, int) or cfg.n_trials < 1:
-        raise UserError(f"n_trials={cfg.n_trials} must be a positive integer")
+    if not isinstance(cfg.n_trials, int) or cfg.n_trials < 0:
+        raise UserError(
+            f"n_trials={cfg.n_trials} must be an integer >= 0 (0 = export and refit the study)"
+        )
     if cfg.pruner not in ("median", "none"):
         raise UserError(f"pruner={cfg.pruner} must be median or none")
     if not cfg.study_name:
@@ -150,7 +162,10 @@ def check_settings(cfg: DictConfig) -> None:
 
 
 def open_storage(url: str, search_cfg: DictConfig) -> optuna.storages.RDBStorage:
-    """An Optuna RDB storage with heartbeats, so a trial whose worker died is marked FAIL."""
+    """An Optuna RDB storage with heartbeats, so a trial whose worker died is marked FAIL.
+
+    Optuna calls ``end_stale_trial_runs`` for each trial it fails that way, on any host.
+    """
     url = with_driver(tracking.resolve_uri(url))
 
     def open_it() -> optuna.storages.RDBStorage:
@@ -160,6 +175,7 @@ def open_storage(url: str, search_cfg: DictConfig) -> optuna.storages.RDBStorage
                 url,
                 heartbeat_interval=search_cfg.heartbeat_interval,
                 grace_period=search_cfg.grace_period,
+                failed_trial_callback=end_stale_trial_runs,
             )
 
     try:
@@ -232,6 +248,15 @@ def make_pruner(cfg: DictConfig) -> optuna.pruners.BasePruner:
     )
 
 
+def objective_key(metric: str) -> str:
+    """The key of ``training.metric_for_best_model`` in the Trainer's evaluation metrics.
+
+    >>> objective_key("f1")
+    'eval_f1'
+    """
+    return metric if metric.startswith("eval_") else f"eval_{metric}"
+
+
 class BestValue:
     """``compute_objective``: the best validation value of the trial so far.
 
@@ -240,7 +265,7 @@ class BestValue:
     """
 
     def __init__(self, metric: str, maximize: bool) -> None:
-        self.key = metric if metric.startswith("eval_") else f"eval_{metric}"
+        self.key = objective_key(metric)
         self.maximize = maximize
         self.best: float | None = None
 
@@ -279,77 +304,214 @@ class TrialMLflowCallback(MLflowCallback):
         """Keep the trial's run open: a pruned trial calls this before Optuna records PRUNED."""
 
 
+class TrialEarlyStopping(EarlyStoppingCallback):
+    """The refit's early stopping, in every trial: a trial runs the epochs its refit runs.
+
+    The stock callback keeps its patience counter from one ``train()`` to the next, and warns
+    at each start that no best model will be loaded (trials keep no checkpoints by design).
+    """
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self.early_stopping_patience_counter = 0
+
+
 # ---------------------------------------------------------------------------- one run per trial
+
+
+def process_tags() -> dict[str, str]:
+    """``pid``, ``hostname`` and ``pid_started`` of this process, put on the runs it starts.
+
+    A later command on the same host can then tell that the process died (``process_is_dead``).
+    """
+    me = psutil.Process()
+    return {
+        "pid": str(me.pid),
+        "hostname": socket.gethostname(),
+        "pid_started": str(me.create_time()),
+    }
+
+
+def process_is_dead(tags: Mapping[str, Any]) -> bool:
+    """Whether ``tags`` (``process_tags``) name a process of this host that no longer runs.
+
+    A pid now held by a later process (another start time) or a zombie counts as dead; a
+    process of another host cannot be checked (False).
+    """
+    pid = str(tags.get("pid", ""))
+    if tags.get("hostname") != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        proc = psutil.Process(int(pid))
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return True
+        started = tags.get("pid_started")
+        return started is not None and abs(proc.create_time() - float(started)) > 1
+    except psutil.NoSuchProcess:
+        return True
+    except (psutil.AccessDenied, ValueError):
+        return False
+
+
+def end_trial_run(run_id: str, trial: FrozenTrial | None, interrupted: bool = False) -> None:
+    """End a trial's MLflow run with the state Optuna recorded (tag ``optuna.state``, objective).
+
+    COMPLETE and PRUNED end FINISHED; a failed trial ends KILLED when its worker was stopped or
+    died, FAILED when it raised.
+    """
+    state = trial.state if trial is not None else TrialState.FAIL
+    client = mlflow.MlflowClient()
+    client.set_tag(run_id, "optuna.state", state.name)
+    if state == TrialState.COMPLETE and trial is not None and trial.value is not None:
+        client.log_metric(run_id, "objective", trial.value)
+    if state in (TrialState.COMPLETE, TrialState.PRUNED):
+        status = RunStatus.FINISHED
+    else:
+        status = RunStatus.KILLED if interrupted else RunStatus.FAILED
+    active = mlflow.active_run()
+    if active is not None and active.info.run_id == run_id:
+        mlflow.end_run(RunStatus.to_string(status))
+    else:
+        client.set_terminated(run_id, RunStatus.to_string(status))
+
+
+def end_stale_trial_runs(study: optuna.Study, trial: FrozenTrial) -> None:
+    """Optuna's ``failed_trial_callback``: the trial's heartbeat stopped, so its worker died
+    (on any host): its MLflow run and the search run above it end KILLED."""
+    run_id = trial.user_attrs.get("mlflow_run_id")
+    log.info("trial %d: no heartbeat for search.grace_period: FAIL", trial.number)
+    if run_id is None:  # died before its run started
+        return
+    client = mlflow.MlflowClient()
+    run = client.get_run(run_id)
+    if run.info.status == "RUNNING":
+        end_trial_run(run_id, trial, interrupted=True)
+    parent = run.data.tags.get("mlflow.parentRunId")
+    ours = mlflow.active_run()
+    if parent and (ours is None or parent != ours.info.run_id) and _running(client, parent):
+        client.set_terminated(parent, RunStatus.to_string(RunStatus.KILLED))
+
+
+def end_orphans(
+    study: optuna.Study, tags: dict[str, str], experiment_id: str, grace_s: int
+) -> None:
+    """End what dead workers of this study left RUNNING, in Optuna and in MLflow.
+
+    A worker killed with SIGKILL ends nothing: its trial stays RUNNING in Optuna, and its trial
+    runs (also that of a trial Optuna had already recorded) and its search run stay RUNNING in
+    MLflow. Optuna's heartbeat fails such a trial only after ``search.grace_period``. Here, on
+    the worker's own host, its ``pid`` tag shows at once that it is gone: its running trial
+    becomes FAIL, its trial runs end with their trial's state, its search run (and a refit
+    under it) KILLED. A trial run of another host ends once its trial has been finished for
+    longer than the grace period (a live worker ends it within seconds).
+    """
+    for unfinished in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if process_is_dead(unfinished.user_attrs):  # died before its MLflow run started
+            _fail(study, unfinished)
+    client = mlflow.MlflowClient()
+    numbers = {str(t.number): t for t in study.get_trials(deepcopy=False)}
+    running = [
+        run
+        for run in client.search_runs([experiment_id], "attributes.status = 'RUNNING'")
+        if all(run.data.tags.get(k) == v for k, v in tags.items())
+    ]
+    # trial runs first: a dead search run's children that are still RUNNING are then refits
+    running.sort(key=lambda run: "optuna.trial" not in run.data.tags)
+    for run in running:
+        run_tags, run_id = run.data.tags, run.info.run_id
+        dead = process_is_dead(run_tags)
+        if "optuna.trial" not in run_tags:
+            if dead:
+                log.info(
+                    "search run %s: its worker (pid %s) is gone: KILLED", run_id, run_tags["pid"]
+                )
+                _kill_with_children(client, experiment_id, run_id)
+            continue
+        trial = numbers.get(run_tags["optuna.trial"])
+        if trial is None or (trial.state == TrialState.RUNNING and not dead):
+            continue  # a live worker's, or another study's with the same name
+        if trial.state == TrialState.RUNNING:
+            trial = _fail(study, trial)
+        finished = trial.datetime_complete or datetime.now()
+        if dead or datetime.now() - finished > timedelta(seconds=grace_s):
+            log.info("trial %d: its worker is gone: run %s ends", trial.number, run_id)
+            end_trial_run(run_id, trial, interrupted=True)
+
+
+def _fail(study: optuna.Study, trial: FrozenTrial) -> FrozenTrial:
+    """Record a dead worker's running trial as FAIL (another worker may be doing the same)."""
+    log.info(
+        "trial %d: its worker (pid %s) is gone: FAIL", trial.number, trial.user_attrs.get("pid")
+    )
+    return study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
+
+
+def _kill_with_children(client: mlflow.MlflowClient, experiment_id: str, run_id: str) -> None:
+    children = client.search_runs(
+        [experiment_id], f"attributes.status = 'RUNNING' and tags.mlflow.parentRunId = '{run_id}'"
+    )
+    for run in [*children, client.get_run(run_id)]:
+        client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.KILLED))
 
 
 class TrialRuns:
     """Nested MLflow runs, one per trial, ended with the state Optuna recorded for it."""
 
-    def __init__(self, study_name: str, storage: str) -> None:
+    def __init__(self, study_name: str, storage: str, experiment_id: str, grace_s: int) -> None:
         self.tags = {"optuna.study": study_name, "optuna.storage": storage}
+        self.experiment_id, self.grace_s = experiment_id, grace_s
         self.open: tuple[str, optuna.Trial] | None = None
 
+    def end_orphans(self, study: optuna.Study) -> None:
+        end_orphans(study, self.tags, self.experiment_id, self.grace_s)
+
     def start(self, trial: optuna.Trial, params: dict[str, Any], rss_mb: float) -> None:
+        """The trial's run, its id and this process stored on the Optuna trial (user attrs)."""
         self.close()
-        self.close_dead(trial.study)
+        self.end_orphans(trial.study)
+        me = process_tags()
+        for key, value in me.items():
+            trial.set_user_attr(key, value)
         run = mlflow.start_run(
             run_name=f"trial-{trial.number}",
             nested=True,
-            tags={**self.tags, "optuna.trial": str(trial.number)},
+            tags={**self.tags, "optuna.trial": str(trial.number), **me},
         )
+        trial.set_user_attr("mlflow_run_id", run.info.run_id)
         mlflow.log_params(params)
         mlflow.log_metric("rss_mb_at_start", rss_mb)
         self.open = (run.info.run_id, trial)
 
     def close(self, interrupted: bool = False) -> None:
+        """End the open trial's run, and log one line about the trial."""
         if self.open is None:
             return
         run_id, trial = self.open
         self.open = None
         frozen = _frozen(trial)
-        state = frozen.state if frozen else TrialState.FAIL
-        client = mlflow.MlflowClient()
-        client.set_tag(run_id, "optuna.state", state.name)
-        if state == TrialState.COMPLETE and frozen is not None and frozen.value is not None:
-            client.log_metric(run_id, "objective", frozen.value)
-        if state in (TrialState.COMPLETE, TrialState.PRUNED):
-            status = RunStatus.FINISHED
-        else:
-            status = RunStatus.KILLED if interrupted else RunStatus.FAILED
-        active = mlflow.active_run()
-        if active is not None and active.info.run_id == run_id:
-            mlflow.end_run(RunStatus.to_string(status))
-        else:
-            client.set_terminated(run_id, RunStatus.to_string(status))
+        end_trial_run(run_id, frozen, interrupted)
+        if frozen is not None:
+            log.info("%s", trial_line(frozen))
 
-    def close_dead(self, study: optuna.Study) -> None:
-        """End as KILLED the runs of trials that Optuna failed because their worker died.
 
-        A worker killed with SIGKILL (or a lost machine) leaves its trial RUNNING in both
-        stores; Optuna fails it once its heartbeat is older than ``search.grace_period`` (checked
-        before each new trial), and this does the same for its MLflow run and search run.
-        """
-        failed = {
-            str(t.number) for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
-        }
-        if not failed:
-            return
-        client = mlflow.MlflowClient()
-        ours = mlflow.active_run()
-        assert ours is not None  # the search run
-        for run in client.search_runs([ours.info.experiment_id], "attributes.status = 'RUNNING'"):
-            tags = run.data.tags
-            if any(tags.get(k) != v for k, v in self.tags.items()):
-                continue
-            if tags.get("optuna.trial") in failed:
-                log.info(
-                    "trial %s died with its worker: its MLflow run ends KILLED",
-                    tags["optuna.trial"],
-                )
-                client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.KILLED))
-                parent = tags.get("mlflow.parentRunId")
-                if parent and parent != ours.info.run_id and _running(client, parent):
-                    client.set_terminated(parent, RunStatus.to_string(RunStatus.KILLED))
+def trial_line(trial: FrozenTrial) -> str:
+    """One line about a finished trial: number, state, objective, epochs, duration, params.
+
+    >>> from optuna.distributions import FloatDistribution
+    >>> t = optuna.trial.create_trial(value=0.8, params={"training.learning_rate": 3e-05},
+    ...     distributions={"training.learning_rate": FloatDistribution(1e-5, 1e-4)},
+    ...     intermediate_values={1: 0.7, 2: 0.8})
+    >>> t.number = 4
+    >>> trial_line(t).split(" in ")[0]
+    'trial 4 COMPLETE: objective 0.8000 after 2 epochs'
+    """
+    value = "" if trial.value is None else f": objective {trial.value:.4f}"
+    seconds = trial.duration.total_seconds() if trial.duration else float("nan")
+    params = ", ".join(f"{k.split('.')[-1]}={_short(v)}" for k, v in trial.params.items())
+    epochs = len(trial.intermediate_values)
+    return (
+        f"trial {trial.number} {trial.state.name}{value} after {epochs} epochs"
+        f" in {seconds:.0f} s ({params})"
+    )
 
 
 def _running(client: mlflow.MlflowClient, run_id: str) -> bool:
@@ -373,10 +535,11 @@ class TrialHooks:
         dims: list[Dimension],
         alphas: dict[str, list[float]],
         storage_shown: str,
+        experiment_id: str,
     ) -> None:
         self.cfg, self.dims, self.alphas = cfg, dims, alphas
         self.trainer: FocalLossTrainer | None = None
-        self.runs = TrialRuns(cfg.study_name, storage_shown)
+        self.runs = TrialRuns(cfg.study_name, storage_shown, experiment_id, cfg.search.grace_period)
         self.objective = BestValue(
             cfg.training.metric_for_best_model, bool(cfg.training.greater_is_better)
         )
@@ -412,7 +575,7 @@ class TrialHooks:
             rss = psutil.Process().memory_info().rss / 2**20
             self.rss_mb.append(rss)
             self.numbers.append(trial.number)
-            log.info("trial %d: %s (resident memory %.0f MB)", trial.number, values, rss)
+            log.info("trial %d starts: %s (resident memory %.0f MB)", trial.number, values, rss)
             self.runs.start(trial, {**values, "loss.alpha_used": self.trainer.alpha}, rss)
         return load_model(self.cfg.model.name_or_path, self.cfg.model.attn_implementation)
 
@@ -453,6 +616,7 @@ def search(cfg: DictConfig, overrides: list[str] | None = None) -> dict[str, Any
 
     ``overrides`` (the command line) go into ``best_overrides.txt`` minus the search-only keys,
     so that ``python run_train.py $(cat best_overrides.txt)`` trains exactly the refit.
+    ``n_trials=0`` adds no trial: it exports and refits the study as it is.
     """
     dims = parse_space(cfg)
     check_settings(cfg)
@@ -467,39 +631,30 @@ def search(cfg: DictConfig, overrides: list[str] | None = None) -> dict[str, Any
     labels = prepared.datasets["train"]["label"]
     alphas = {mode: data.class_weights(labels, mode) for mode in ("balanced", "uniform")}
     alphas["configured"] = prepared.alpha
-    storage = open_storage(cfg.storage, cfg.search)
     direction: Literal["maximize", "minimize"] = (
         "maximize" if cfg.training.greater_is_better else "minimize"
     )
-    study = optuna.create_study(
-        study_name=cfg.study_name, storage=storage, direction=direction, load_if_exists=True
-    )
-    if study.direction.name.lower() != direction:
-        raise UserError(
-            f"study_name={cfg.study_name} in {mask(storage.url)} was made to {study.direction.name}"
-            f" but training.greater_is_better={cfg.training.greater_is_better}: use a new study"
-        )
-    before = len(study.trials)
+    study, storage = open_study(cfg, direction)
     shown = mask(storage.url)  # what optuna-dashboard takes, without the password
     uri = one_creator(tracking.resolve_uri(cfg.tracking.uri), lambda: tracking.setup(cfg.tracking))
+    experiment = mlflow.get_experiment_by_name(cfg.tracking.experiment)
+    assert experiment is not None  # tracking.setup created it
+    trials = TrialHooks(cfg, dims, alphas, shown, experiment.experiment_id)
+    trials.runs.end_orphans(study)  # before counting: a dead worker's trial counts as failed
+    before = len(study.trials)
     out = run_dir(cfg, state)
 
     # -- the trainer: trial settings on top of training.*, model_init, our MLflow callback
-    trial_cfg = train_config(cfg)
-    OmegaConf.update(trial_cfg, "training", dict(cfg.search.trial_training), merge=True)
-    trials = TrialHooks(cfg, dims, alphas, shown)
-    trainer, decisions = build_trainer(
-        trial_cfg, prepared, tokenizer, out, trials.model_init, EpochReportingTrainer
-    )
-    trials.trainer = trainer
-    _keep_float_types(trainer.args, dims)
-    if trainer.pop_callback(MLflowCallback) is not None:
-        trainer.add_callback(TrialMLflowCallback())
+    trainer: FocalLossTrainer | None = None
+    decisions: list[str] = []
+    if cfg.n_trials > 0:
+        trainer, decisions = trial_trainer(cfg, trials, prepared, tokenizer, out, dims)
 
     sampler_seed = None if cfg.sampler_seed is None else int(cfg.sampler_seed) + before
     tree = cast(dict[str, Any], OmegaConf.to_container(cfg, resolve=True))
     tree["storage"] = shown
-    with tracking.active_run(f"search-{cfg.study_name}", tags=trials.runs.tags):
+    tags = {**trials.runs.tags, **process_tags()}
+    with tracking.active_run(f"search-{cfg.study_name}", tags=tags):
         tracking.log_run_metadata(
             to_yaml(cfg).replace(cfg.storage, shown),
             tree,
@@ -513,22 +668,24 @@ def search(cfg: DictConfig, overrides: list[str] | None = None) -> dict[str, Any
         log.info("study %s in %s: %d trials so far", cfg.study_name, shown, before)
         interrupted = False
         try:
-            trainer.hyperparameter_search(
-                hp_space=trials.hp_space,
-                compute_objective=trials.objective,
-                n_trials=cfg.n_trials,
-                direction=direction,
-                backend="optuna",
-                hp_name=lambda trial: f"trial-{trial.number}",
-                study_name=cfg.study_name,
-                storage=storage,
-                load_if_exists=True,
-                sampler=optuna.samplers.TPESampler(seed=sampler_seed),
-                pruner=make_pruner(cfg),
-                gc_after_trial=True,
-                # A configuration that runs out of memory is a failed trial, not a failed search.
-                catch=(torch.OutOfMemoryError, MemoryError),
-            )
+            if trainer is not None:
+                trainer.hyperparameter_search(
+                    hp_space=trials.hp_space,
+                    compute_objective=trials.objective,
+                    n_trials=cfg.n_trials,
+                    direction=direction,
+                    backend="optuna",
+                    hp_name=lambda trial: f"trial-{trial.number}",
+                    study_name=cfg.study_name,
+                    storage=storage,
+                    load_if_exists=True,
+                    sampler=optuna.samplers.TPESampler(seed=sampler_seed),
+                    pruner=make_pruner(cfg),
+                    gc_after_trial=True,
+                    # A configuration that runs out of memory is a failed trial, not a failed
+                    # search.
+                    catch=(torch.OutOfMemoryError, MemoryError),
+                )
         except ValueError as err:
             # After the trials, transformers asks for the best trial, which raises when every
             # trial was pruned or failed: a result, reported below. One raised in a trial
@@ -541,7 +698,8 @@ def search(cfg: DictConfig, overrides: list[str] | None = None) -> dict[str, Any
             raise
         finally:
             trials.runs.close(interrupted)
-            trials.release()
+            if trainer is not None:
+                trials.release()
             trials.rss_mb.append(psutil.Process().memory_info().rss / 2**20)
 
         summary = summarize(study, trials.numbers, trials.rss_mb, cfg.search.show_best)
@@ -551,6 +709,76 @@ def search(cfg: DictConfig, overrides: list[str] | None = None) -> dict[str, Any
         if summary["best"] is not None and cfg.refit:
             summary["refit"] = refit(cfg, summary["best"], out)
     return summary
+
+
+def open_study(
+    cfg: DictConfig, direction: Literal["maximize", "minimize"]
+) -> tuple[optuna.Study, optuna.storages.RDBStorage]:
+    """The study to add trials to (made if new); for ``n_trials=0`` one that has a result.
+
+    Its metric is named after the objective (``eval_f1``), so optuna-dashboard shows that name.
+    """
+    url = with_driver(tracking.resolve_uri(cfg.storage))
+    missing = (
+        f"n_trials=0 exports and refits an existing study, but {mask(url)} has no study "
+        f"{cfg.study_name!r}: check study_name and storage, or run trials with n_trials>0"
+    )
+    sqlite = "sqlite:///"
+    if cfg.n_trials == 0 and url.startswith(sqlite) and not Path(url[len(sqlite) :]).exists():
+        raise UserError(missing)  # checked first: opening the storage would create the file
+    storage = open_storage(cfg.storage, cfg.search)
+    if cfg.n_trials == 0:
+        try:
+            study = optuna.load_study(study_name=cfg.study_name, storage=storage)
+        except KeyError as err:
+            raise UserError(missing) from err
+        if _best(study) is None:
+            raise UserError(
+                f"n_trials=0: study {cfg.study_name!r} in {mask(url)} has no complete trial to "
+                "export or refit; run trials with n_trials>0"
+            )
+    else:
+        study = optuna.create_study(
+            study_name=cfg.study_name, storage=storage, direction=direction, load_if_exists=True
+        )
+    if study.direction.name.lower() != direction:
+        raise UserError(
+            f"study_name={cfg.study_name} in {mask(storage.url)} was made to {study.direction.name}"
+            f" but training.greater_is_better={cfg.training.greater_is_better}: use a new study"
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names([objective_key(cfg.training.metric_for_best_model)])
+    return study, storage
+
+
+def trial_trainer(
+    cfg: DictConfig,
+    trials: TrialHooks,
+    prepared: PreparedData,
+    tokenizer: Any,
+    out: Path,
+    dims: list[Dimension],
+) -> tuple[FocalLossTrainer, list[str]]:
+    """The Trainer every trial trains with: the trial settings on top of ``training.*``,
+    ``TrialHooks.model_init``, the refit's early stopping and our MLflow callback."""
+    trial_cfg = train_config(cfg)
+    OmegaConf.update(trial_cfg, "training", dict(cfg.search.trial_training), merge=True)
+    trainer, decisions = build_trainer(
+        trial_cfg, prepared, tokenizer, out, trials.model_init, EpochReportingTrainer
+    )
+    # Trainer.__init__ makes args.output_dir even when nothing will be saved: trials save no
+    # checkpoint, so remove the empty folder rather than leave it in the run folder.
+    with contextlib.suppress(OSError):
+        Path(str(trainer.args.output_dir)).rmdir()
+    trials.trainer = trainer
+    _keep_float_types(trainer.args, dims)
+    # The refit (train.build_trainer) stops early on the same condition: so must a trial.
+    if cfg.early_stopping_patience is not None and cfg.training.load_best_model_at_end:
+        trainer.add_callback(TrialEarlyStopping(cfg.early_stopping_patience))
+    if trainer.pop_callback(MLflowCallback) is not None:
+        trainer.add_callback(TrialMLflowCallback())
+    return trainer, decisions
 
 
 def train_config(cfg: DictConfig) -> DictConfig:
@@ -685,12 +913,9 @@ def print_summary(summary: dict[str, Any]) -> None:
     print()
     print(
         f"study {summary['study']} ({summary['storage']}): {summary['trials']} trials "
-        f"({study['complete']} complete, {study['pruned']} pruned, {study['fail']} failed)"
+        f"({_counts(study)})"
     )
-    print(
-        f"this run: {sum(run.values())} trials: {run['complete']} complete, "
-        f"{run['pruned']} pruned, {run['fail']} failed"
-    )
+    print(f"this run: {sum(run.values())} trials: {_counts(run)}")
     if summary["top"]:
         print(f"best trials by {summary['objective']} (validation, best epoch of the trial):")
         print(trials_table(summary["top"], summary["objective"]))
@@ -711,6 +936,16 @@ def print_summary(summary: dict[str, Any]) -> None:
     print(f"results:        {summary['out']}  (trials.csv, search_summary.json)")
     print(f"watch it:       optuna-dashboard {summary['storage']}")
     print(f"mlflow:         mlflow ui --backend-store-uri {summary['tracking_uri']}")
+
+
+def _counts(counts: dict[str, int]) -> str:
+    """``3 complete, 1 pruned, 0 failed``, and the running trials (other workers') if any.
+
+    >>> _counts({"complete": 3, "pruned": 1, "fail": 0, "running": 2, "waiting": 0})
+    '3 complete, 1 pruned, 0 failed, 2 running'
+    """
+    shown = f"{counts['complete']} complete, {counts['pruned']} pruned, {counts['fail']} failed"
+    return shown + (f", {counts['running']} running" if counts.get("running") else "")
 
 
 def trials_table(rows: list[dict[str, Any]], objective: str) -> str:

@@ -108,8 +108,12 @@ def build_trainer(
     model_init: Any = None,
     trainer_cls: type[FocalLossTrainer] = FocalLossTrainer,
 ) -> tuple[FocalLossTrainer, list[str]]:
-    """The FocalLossTrainer with args from ``cfg.training``; a model, or ``model_init`` for HPO.
+    """The FocalLossTrainer with args from ``cfg.training``, its model built by ``model_init``.
 
+    Always a ``model_init`` (the configured model unless the search passes its own): then
+    ``Trainer.train`` seeds and builds the model right before training, in a run and in a
+    search trial alike, so both draw the same new head and dropout masks. With a ready model
+    the Trainer seeded after building it, and a refit did not reproduce its trial.
     ``trainer_cls`` is a FocalLossTrainer subclass where a job needs one (the search's).
     """
     training = OmegaConf.to_container(cfg.training, resolve=True)
@@ -117,12 +121,12 @@ def build_trainer(
     callbacks = []
     if cfg.early_stopping_patience is not None and args.load_best_model_at_end:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.early_stopping_patience))
+    if model_init is None:
+
+        def model_init() -> Any:
+            return load_model(cfg.model.name_or_path, cfg.model.attn_implementation)
+
     trainer = trainer_cls(
-        model=(
-            None
-            if model_init
-            else load_model(cfg.model.name_or_path, cfg.model.attn_implementation)
-        ),
         model_init=model_init,
         args=args,
         train_dataset=prepared.datasets["train"],

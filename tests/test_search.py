@@ -8,6 +8,7 @@ torch's default threads against 63 s with OMP_NUM_THREADS=1 (measured).
 from __future__ import annotations
 
 import glob
+import logging
 import os
 import pwd
 import shutil
@@ -20,6 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import mlflow
 import optuna
 import pytest
 import torch
@@ -33,7 +35,7 @@ from evidence_ft.search import parse_space, search, train_overrides
 
 from .conftest import ROOT, tiny_sample_run
 
-pytestmark = pytest.mark.integration
+integration = pytest.mark.integration
 
 
 def overrides(tiny_bert: Path, tmp: Path, *extra: str) -> list[str]:
@@ -90,6 +92,7 @@ class PruneTrialOne(optuna.pruners.BasePruner):
 # ---------------------------------------------------------------- in-process searches
 
 
+@integration
 def test_search_resumes_logs_nested_runs_and_exports_overrides(
     tiny_bert, tmp_path, monkeypatch, one_thread
 ):
@@ -101,6 +104,8 @@ def test_search_resumes_logs_nested_runs_and_exports_overrides(
     study = optuna.load_study(study_name="s", storage=f"sqlite:///{tmp_path / 'optuna.db'}")
     states = [t.state for t in study.trials]
     assert states == [TrialState.COMPLETE, TrialState.PRUNED, TrialState.COMPLETE]
+    assert study.metric_names == ["eval_f1"]  # optuna-dashboard's name for the objective
+    assert not (tmp_path / "first" / "checkpoints").exists()  # trials save nothing
     assert first["run_counts"]["complete"] == 2 and first["run_counts"]["pruned"] == 1
     # intermediate values are keyed by epoch (1, 2), whatever the batch size
     assert list(study.trials[1].intermediate_values) == [1]
@@ -117,10 +122,14 @@ def test_search_resumes_logs_nested_runs_and_exports_overrides(
     assert parent.data.metrics["run_trials_pruned"] == 1
     best = study.best_trial.params
     assert parent.data.params["best.training.learning_rate"] == str(best["training.learning_rate"])
+    assert parent.data.tags["pid"] == str(os.getpid())
+    assert parent.data.tags["hostname"] == socket.gethostname()
     trial_runs = {int(r.data.tags["optuna.trial"]): r for r in runs["trial"]}
     assert sorted(trial_runs) == [0, 1, 2]
     for number, run in trial_runs.items():
         trial = study.trials[number]
+        assert trial.user_attrs["mlflow_run_id"] == run.info.run_id
+        assert run.data.tags["pid"] == str(os.getpid()) == trial.user_attrs["pid"]
         assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id
         assert run.info.status == "FINISHED"
         assert run.data.tags["optuna.state"] == trial.state.name
@@ -156,6 +165,7 @@ def test_search_resumes_logs_nested_runs_and_exports_overrides(
     assert len(runs["search"]) == 2 and len(runs["trial"]) == 5 and len(runs["refit"]) == 1
 
 
+@integration
 def test_all_trials_pruned_is_a_result_not_a_crash(tiny_bert, tmp_path, monkeypatch, one_thread):
     class PruneAll(optuna.pruners.BasePruner):
         def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
@@ -170,9 +180,84 @@ def test_all_trials_pruned_is_a_result_not_a_crash(tiny_bert, tmp_path, monkeypa
     assert runs_by_name(tmp_path)["search"][0].info.status == "FINISHED"
 
 
+@pytest.fixture(scope="module")
+def dropout_bert(tiny_bert, tmp_path_factory):
+    """The tiny BERT with dropout 0.1 and no classifier: a run draws masks and head at random."""
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    path = tmp_path_factory.mktemp("dropout_bert")
+    config = BertConfig.from_pretrained(
+        tiny_bert, hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1
+    )
+    BertModel.from_pretrained(tiny_bert, config=config).save_pretrained(path)
+    AutoTokenizer.from_pretrained(tiny_bert).save_pretrained(path)
+    return path
+
+
+def eval_history(client: MlflowClient, run_id: str) -> list[float]:
+    return [m.value for m in client.get_metric_history(run_id, "eval_loss")]
+
+
+@integration
+def test_refit_and_n_trials_0_retrace_the_best_trial(
+    dropout_bert, tmp_path, monkeypatch, one_thread, caplog
+):
+    """Seeded the same way, the same model building and early stopping: the refit is the trial.
+
+    Then ``n_trials=0`` exports and refits the study again without adding a trial.
+    """
+    monkeypatch.chdir(tmp_path)
+    caplog.set_level(logging.INFO, logger="evidence_ft.search")
+    epochs = ["search.space.epochs.low=4", "search.space.epochs.high=4"]
+    argv = overrides(dropout_bert, tmp_path, "n_trials=1", "pruner=none", "sampler_seed=3")
+    argv += [*epochs, "early_stopping_patience=1", "search.space.learning_rate.low=3e-3"]
+    first = search(load_config([*argv, f"output_dir={tmp_path / 'first'}"], "search"), argv)
+
+    study = optuna.load_study(study_name="evidence_ft", storage=f"sqlite:///{tmp_path}/optuna.db")
+    (trial,) = study.trials
+    refit = first["refit"]["metrics"]
+    assert refit["eval_f1"] == pytest.approx(trial.value, abs=1e-6)
+    # the same epochs, the same validation loss after each: same head, same dropout masks
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    trial_losses = eval_history(client, trial.user_attrs["mlflow_run_id"])
+    assert len(trial_losses) == len(trial.intermediate_values)
+    assert eval_history(client, first["refit"]["run_id"]) == pytest.approx(trial_losses, abs=1e-6)
+    lines = [r.getMessage() for r in caplog.records if r.name == "evidence_ft.search"]
+    (finished,) = [m for m in lines if m.startswith(("trial 0 COMPLETE", "trial 0 PRUNED"))]
+    assert f"objective {trial.value:.4f} after {len(trial_losses)} epochs in" in finished
+    assert "learning_rate=" in finished and "gamma=" in finished
+
+    # n_trials=0: no trial added, the same best trial exported and refitted to the same result
+    argv.append("n_trials=0")
+    again = search(load_config([*argv, f"output_dir={tmp_path / 'again'}"], "search"), argv)
+    assert again["trials"] == 1 and sum(again["run_counts"].values()) == 0
+    assert len(optuna.load_study(study_name="evidence_ft", storage=study._storage).trials) == 1
+    assert again["refit"]["metrics"]["eval_f1"] == pytest.approx(trial.value, abs=1e-6)
+    assert (tmp_path / "again" / "best_overrides.txt").read_text() == Path(
+        first["overrides_file"]
+    ).read_text()
+    for folder in ("first", "again"):
+        assert not (tmp_path / folder / "checkpoints").exists()
+
+
+@integration
+def test_n_trials_0_without_a_result_is_one_line(tiny_bert, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    argv = overrides(tiny_bert, tmp_path, "n_trials=0")
+    with pytest.raises(UserError, match="has no study 'evidence_ft'") as err:
+        search(load_config(argv, "search"))
+    assert "\n" not in str(err.value) and not (tmp_path / "optuna.db").exists()
+    study = optuna.create_study(study_name="evidence_ft", storage=f"sqlite:///{tmp_path}/optuna.db")
+    study.tell(study.ask(), state=TrialState.FAIL)
+    with pytest.raises(UserError, match="has no complete trial") as err:
+        search(load_config(argv, "search"))
+    assert "\n" not in str(err.value) and not (tmp_path / "outputs").exists()
+
+
 # ---------------------------------------------------------------- several workers, kill -9
 
 
+@integration
 def test_two_workers_share_one_study_without_duplicates(tiny_bert, tmp_path):
     args = overrides(tiny_bert, tmp_path, "n_trials=2", "refit=false", "pruner=none")
     # started together on a new database: they also race to create its tables
@@ -189,8 +274,14 @@ def test_two_workers_share_one_study_without_duplicates(tiny_bert, tmp_path):
     assert {r.info.status for r in runs["search"] + runs["trial"]} == {"FINISHED"}
 
 
+@integration
 def test_killed_worker_loses_no_completed_trial(tiny_bert, tmp_path, monkeypatch, one_thread):
-    beat = ["search.heartbeat_interval=1", "search.grace_period=2"]
+    """kill -9 mid-trial, rerun at once: completed trials kept, the dead one FAIL, nothing RUNNING.
+
+    The grace period is long, so the dead trial is found by its worker's pid, not by Optuna's
+    heartbeat (that path: ``test_a_trial_without_heartbeat_ends_its_runs``).
+    """
+    beat = ["search.heartbeat_interval=1", "search.grace_period=600"]
     args = overrides(tiny_bert, tmp_path, "refit=false", "pruner=none", *beat)
     epochs = ["search.space.epochs.low=3", "search.space.epochs.high=3"]
     proc = worker([*args, "n_trials=50", *epochs], tmp_path)
@@ -202,10 +293,9 @@ def test_killed_worker_loses_no_completed_trial(tiny_bert, tmp_path, monkeypatch
     study = optuna.load_study(study_name="evidence_ft", storage=f"sqlite:///{tmp_path}/optuna.db")
     before = [t.state for t in study.trials]
     assert before[-1] == TrialState.RUNNING and TrialState.COMPLETE in before
-    time.sleep(3)  # > grace_period since the killed trial's last heartbeat
 
-    monkeypatch.chdir(tmp_path)
-    search(load_config([*args, "n_trials=1", "search.space.epochs.high=1"], "search"))
+    monkeypatch.chdir(tmp_path)  # rerun well within the grace period
+    summary = search(load_config([*args, "n_trials=1", "search.space.epochs.high=1"], "search"))
     after = [
         t.state for t in optuna.load_study(study_name="evidence_ft", storage=study._storage).trials
     ]
@@ -216,6 +306,10 @@ def test_killed_worker_loses_no_completed_trial(tiny_bert, tmp_path, monkeypatch
     killed = [r for r in runs["trial"] if r.data.tags["optuna.trial"] == str(len(before) - 1)]
     assert [r.info.status for r in killed] == ["KILLED"]
     assert sorted(r.info.status for r in runs["search"]) == ["FINISHED", "KILLED"]
+    # every run of the store has ended; completed trials' runs FINISHED; the dead one counted
+    assert [r.info.status for r in runs["trial"]].count("FINISHED") == len(before)
+    assert not [r for rs in runs.values() for r in rs if r.info.status == "RUNNING"]
+    assert summary["study_counts"]["fail"] == 1 and summary["study_counts"]["running"] == 0
 
 
 def wait_for_completed_and_running_trial(db: Path, proc: subprocess.Popen) -> None:
@@ -240,6 +334,81 @@ def wait_for_completed_and_running_trial(db: Path, proc: subprocess.Popen) -> No
         if done[0] >= 1 and running[0] >= 1:
             return
     raise AssertionError("no trial completed within 300 s")
+
+
+def dead_process() -> dict[str, str]:
+    """Process tags of a process that is gone: this pid, started at another time."""
+    return {"pid": str(os.getpid()), "hostname": socket.gethostname(), "pid_started": "1.0"}
+
+
+@pytest.fixture
+def stores(tmp_path):
+    """An MLflow experiment and an Optuna study in SQLite files under ``tmp_path``."""
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = mlflow.create_experiment("evidence_ft", str(tmp_path / "mlruns"))
+    cfg = load_config(["search.heartbeat_interval=1", "search.grace_period=1"], "search")
+    storage = search_module.open_storage(f"sqlite:///{tmp_path / 'optuna.db'}", cfg.search)
+    yield experiment, optuna.create_study(study_name="s", storage=storage, direction="maximize")
+    mlflow.set_tracking_uri(None)
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage")
+def test_what_dead_workers_left_running_ends(stores):
+    """Runs of a SIGKILLed worker on this host end at the next search start, its trials FAIL."""
+    experiment, study = stores
+    client = MlflowClient()
+    tags = {"optuna.study": "s", "optuna.storage": "x"}
+
+    def run(name: str, process: dict, parent: str | None = None, trial: int | None = None) -> str:
+        extra = {"mlflow.parentRunId": parent} if parent else {}
+        if trial is not None:
+            extra["optuna.trial"] = str(trial)
+        return client.create_run(
+            experiment, run_name=name, tags={**tags, **extra, **process}
+        ).info.run_id
+
+    dead, alive = dead_process(), search_module.process_tags()
+    dead_search, live_search = run("search", dead), run("search", alive)
+    refit = client.create_run(experiment, tags={"mlflow.parentRunId": dead_search}).info.run_id
+    trials = [study.ask() for _ in range(4)]
+    for trial, process in zip(trials, [dead, dead, dead, alive]):
+        for key, value in process.items():
+            trial.set_user_attr(key, value)
+    study.tell(trials[0], 0.5)  # completed, killed before its run was ended
+    runs = [
+        run(f"trial-{t.number}", p, dead_search, t.number) for t, p in zip(trials, [dead, dead])
+    ]
+    live_run = run("trial-3", alive, live_search, 3)  # trial 2 died before its run started
+
+    search_module.end_orphans(study, tags, experiment, grace_s=600)
+
+    states = [t.state for t in study.get_trials()]
+    assert states == [TrialState.COMPLETE, TrialState.FAIL, TrialState.FAIL, TrialState.RUNNING]
+    status = {r: client.get_run(r).info.status for r in [*runs, dead_search, refit]}
+    assert list(status.values()) == ["FINISHED", "KILLED", "KILLED", "KILLED"]
+    assert client.get_run(runs[0]).data.tags["optuna.state"] == "COMPLETE"
+    assert client.get_run(runs[0]).data.metrics["objective"] == 0.5
+    assert client.get_run(live_run).info.status == client.get_run(live_search).info.status
+    assert client.get_run(live_search).info.status == "RUNNING"  # a live worker is left alone
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage")
+def test_a_trial_without_heartbeat_ends_its_runs(stores):
+    """A worker on another host died: Optuna fails its trial by heartbeat, its runs end KILLED."""
+    experiment, study = stores
+    client = MlflowClient()
+    elsewhere = {**dead_process(), "hostname": "elsewhere"}
+    parent = client.create_run(experiment, tags=elsewhere).info.run_id
+    trial = study.ask()
+    child = client.create_run(experiment, tags={**elsewhere, "mlflow.parentRunId": parent})
+    trial.set_user_attr("mlflow_run_id", child.info.run_id)
+    study._storage.record_heartbeat(trial._trial_id)
+    time.sleep(2)  # > search.grace_period
+    with pytest.warns(optuna.exceptions.ExperimentalWarning):
+        optuna.storages.fail_stale_trials(study)  # what Optuna does before each new trial
+    assert study.trials[0].state == TrialState.FAIL
+    assert client.get_run(child.info.run_id).info.status == "KILLED"
+    assert client.get_run(parent).info.status == "KILLED"
 
 
 # ---------------------------------------------------------------- PostgreSQL
@@ -287,6 +456,7 @@ def postgres_url():
         shutil.rmtree(folder, ignore_errors=True)
 
 
+@integration
 def test_search_runs_on_postgresql(postgres_url, tiny_bert, tmp_path, monkeypatch, one_thread):
     monkeypatch.chdir(tmp_path)
     args = overrides(tiny_bert, tmp_path, "n_trials=2", "refit=false", "pruner=none")
@@ -345,6 +515,7 @@ def test_only_run_train_overrides_reach_the_overrides_file():
     assert train_overrides(argv, dims) == ["data=sample", "training.logging_steps=5"]
 
 
+@integration
 def test_bad_setting_exits_with_one_line(tmp_path):
     proc = subprocess.run(
         [sys.executable, str(ROOT / "run_search.py"), "data=sample", "pruner=hyperband"],

@@ -509,7 +509,8 @@ def trial_line(trial: FrozenTrial) -> str:
     params = ", ".join(f"{k.split('.')[-1]}={_short(v)}" for k, v in trial.params.items())
     epochs = len(trial.intermediate_values)
     return (
-        f"trial {trial.number} {trial.state.name}{value} after {epochs} epochs"
+        f"trial {trial.number} {trial.state.name}{value} after {epochs} epoch"
+        f"{'' if epochs == 1 else 's'}"
         f" in {seconds:.0f} s ({params})"
     )
 
@@ -567,6 +568,7 @@ class TrialHooks:
         """
         if trial is not None:
             assert self.trainer is not None
+            self.runs.close()  # the last trial's line before this one's
             self.release()
             values = self.suggest(trial)
             self.trainer.gamma = float(values.get("loss.gamma", self.cfg.loss.gamma))
@@ -626,15 +628,17 @@ def search(cfg: DictConfig, overrides: list[str] | None = None) -> dict[str, Any
     set_seed(cfg.seed)
 
     # -- data, storage, study, tracking: user errors raise here, before any trial
+    direction: Literal["maximize", "minimize"] = (
+        "maximize" if cfg.training.greater_is_better else "minimize"
+    )
+    # n_trials=0 creates nothing in the storage, so a missing study is reported before the data
+    opened = open_study(cfg, direction) if cfg.n_trials == 0 else None
     tokenizer = load_tokenizer(cfg.model.name_or_path)
     prepared = prepare_data(cfg, tokenizer, state)
     labels = prepared.datasets["train"]["label"]
     alphas = {mode: data.class_weights(labels, mode) for mode in ("balanced", "uniform")}
     alphas["configured"] = prepared.alpha
-    direction: Literal["maximize", "minimize"] = (
-        "maximize" if cfg.training.greater_is_better else "minimize"
-    )
-    study, storage = open_study(cfg, direction)
+    study, storage = opened or open_study(cfg, direction)
     shown = mask(storage.url)  # what optuna-dashboard takes, without the password
     uri = one_creator(tracking.resolve_uri(cfg.tracking.uri), lambda: tracking.setup(cfg.tracking))
     experiment = mlflow.get_experiment_by_name(cfg.tracking.experiment)

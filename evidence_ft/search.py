@@ -14,27 +14,23 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import gc
-import hashlib
 import importlib.util
 import json
 import logging
 import math
 import socket
-import tempfile
-import time
 import traceback
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal, TypeVar, cast
+from typing import Any, Literal, cast
 
 import mlflow
 import optuna
 import psutil
 import torch
-from filelock import FileLock
 from mlflow.entities import RunStatus
 from omegaconf import DictConfig, OmegaConf
 from optuna.trial import FrozenTrial, TrialState
@@ -47,6 +43,7 @@ from evidence_ft.config import check_training_keys, to_yaml, validate
 from evidence_ft.errors import UserError
 from evidence_ft.modeling import load_model, load_tokenizer
 from evidence_ft.report import aligned
+from evidence_ft.tracking import CREATION_RACE, one_creator  # noqa: F401  (moved; re-exported)
 from evidence_ft.train import (
     PreparedData,
     build_trainer,
@@ -63,9 +60,6 @@ log = logging.getLogger(__name__)
 SEARCH_KEYS = ("search", "n_trials", "study_name", "storage", "sampler_seed", "pruner", "refit")
 # Keys a trial may change besides training.*: they live on the trainer, not in TrainingArguments.
 LOSS_KEYS = ("loss.gamma", "loss.class_weights")
-# What losing the race to create a new database's tables looks like (PostgreSQL).
-CREATION_RACE = ("already exists", "duplicate key", "Online migration expected")
-T = TypeVar("T")
 
 
 # ---------------------------------------------------------------------------- search space
@@ -186,31 +180,6 @@ def open_storage(url: str, search_cfg: DictConfig) -> optuna.storages.RDBStorage
             f"storage={mask(url)}: cannot open the Optuna storage ({first[:200]}); "
             "use sqlite:///file.db or postgresql://user:password@host/db"
         ) from err
-
-
-def one_creator(url: str, open_it: Callable[[], T], attempts: int = 6) -> T:
-    """``open_it()`` on the database at ``url``, so that only one worker creates its tables.
-
-    Workers started together on new SQLite files race to create the tables: measured here,
-    1 to 3 of 4 workers failed on a new optuna.db (``table ... already exists``, ``UNIQUE
-    constraint failed: alembic_version``), and the same on a new mlflow.db (``table ...
-    already exists``, ``Online migration expected ...``). On one machine a file lock
-    serialises them; elsewhere (PostgreSQL) the known race errors are retried.
-    """
-    if url.startswith("sqlite:///"):
-        digest = hashlib.sha1(url.encode()).hexdigest()[:16]
-        with FileLock(Path(tempfile.gettempdir()) / f"evidence_ft-{digest}.lock"):
-            return open_it()
-    for attempt in range(attempts):
-        try:
-            return open_it()
-        except Exception as err:
-            text = f"{err} {err.__cause__}"
-            if attempt == attempts - 1 or not any(s in text for s in CREATION_RACE):
-                raise
-            log.info("another worker is creating the database; retrying in %d s", attempt + 1)
-            time.sleep(attempt + 1)
-    raise AssertionError("unreachable")
 
 
 def with_driver(url: str) -> str:

@@ -9,23 +9,30 @@ versions, hardware decisions, data counts, split manifest, and the registered mo
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib.metadata
 import importlib.util
 import json
 import logging
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
+import tempfile
+import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import mlflow
 import pandas as pd
+import psutil
+from filelock import FileLock
 from mlflow.entities import RunStatus
+from mlflow.tracking import MlflowClient
 
 from evidence_ft import serving
 from evidence_ft.config import PROJECT_ROOT
@@ -33,6 +40,12 @@ from evidence_ft.errors import UserError
 from evidence_ft.errors import mask as mask  # re-exported: tracking.mask(uri) for messages
 
 log = logging.getLogger(__name__)
+
+# Tags on every run we start: which process on which machine owns it (see end_stale_runs).
+HOST_TAG, PID_TAG, STARTED_TAG = "evidence_ft.host", "evidence_ft.pid", "evidence_ft.started"
+# What concurrent creators of one new database see (SQLite, PostgreSQL, MLflow, Optuna).
+CREATION_RACE = ("already exists", "duplicate key", "Online migration expected")
+T = TypeVar("T")
 
 
 def resolve_uri(uri: str, base: Path | None = None) -> str:
@@ -109,10 +122,18 @@ def _check_sqlite(uri: str) -> None:
 
 
 def setup(tracking_cfg: Any) -> str:
-    """Point MLflow (and ``MLflowCallback``, through its env vars) at the configured store.
+    """Point MLflow (and ``MLflowCallback``) at the store; end runs of dead local processes.
 
+    Opening a new store creates its tables, so concurrent commands take turns (one_creator).
     Returns the URI for display (password masked).
     """
+    uri = one_creator(resolve_uri(tracking_cfg.uri), lambda: _open_store(tracking_cfg))
+    end_stale_runs()
+    return uri
+
+
+def _open_store(tracking_cfg: Any) -> str:
+    """setup's work: env vars, tracking URI, experiment (created if missing)."""
     uri = resolve_uri(tracking_cfg.uri)
     shown = mask(uri)
     # Fail in seconds, not minutes, when a tracking server is unreachable (user env wins).
@@ -121,6 +142,7 @@ def setup(tracking_cfg: Any) -> str:
     check_store(uri)
     os.environ["MLFLOW_TRACKING_URI"] = uri
     os.environ["MLFLOW_EXPERIMENT_NAME"] = tracking_cfg.experiment
+    os.environ["MLFLOW_TAGS"] = json.dumps(_env_tags())  # runs MLflowCallback starts itself
     mlflow.set_tracking_uri(uri)
     try:
         experiment = mlflow.get_experiment_by_name(tracking_cfg.experiment)
@@ -138,13 +160,24 @@ def setup(tracking_cfg: Any) -> str:
 
 
 @contextlib.contextmanager
-def active_run(run_name: str | None = None, tags: dict[str, str] | None = None) -> Iterator[Any]:
-    """Start a run (nested if one is active) that ends FINISHED, FAILED, or KILLED.
+def active_run(
+    run_name: str | None = None, tags: dict[str, str] | None = None, run_id: str | None = None
+) -> Iterator[Any]:
+    """Start a run (nested if one is active), or reopen ``run_id``; it ends FINISHED, FAILED, or
+    KILLED, tagged with this host and process so a later command can tell if it died.
 
     SIGTERM (a scheduler or ``kill``) is turned into KeyboardInterrupt while the run is open,
     so a killed job is recorded as KILLED instead of being left RUNNING.
     """
-    run = mlflow.start_run(run_name=run_name, tags=tags, nested=mlflow.active_run() is not None)
+    tags = {**(tags or {}), **process_tags()}
+    nested = mlflow.active_run() is not None
+    if run_id is None:
+        run = mlflow.start_run(run_name=run_name, tags=tags, nested=nested)
+    else:  # owner tags first, so no other command sees it RUNNING under the dead process
+        client = MlflowClient()
+        for key, value in tags.items():
+            client.set_tag(run_id, key, value)
+        run = mlflow.start_run(run_id=run_id, nested=nested)
     previous = _raise_on_sigterm()
     try:
         yield run
@@ -159,6 +192,105 @@ def active_run(run_name: str | None = None, tags: dict[str, str] | None = None) 
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+# ---------------------------------------------------------------- stores shared by processes
+
+
+def one_creator(url: str, open_it: Callable[[], T], attempts: int = 6) -> T:
+    """``open_it()`` on the database at ``url``, so that only one command creates its tables.
+
+    Workers started together on new SQLite files race to create the tables: measured here,
+    1 to 3 of 4 workers failed on a new optuna.db (``table ... already exists``, ``UNIQUE
+    constraint failed: alembic_version``), and the same on a new mlflow.db (``table ...
+    already exists``, ``Online migration expected ...``). On one machine a file lock
+    serialises them (one lock object per file, so a nested call does not wait on itself);
+    elsewhere (PostgreSQL, a server) the known race errors are retried.
+    """
+    if url.startswith("sqlite:///"):
+        digest = hashlib.sha1(url.encode()).hexdigest()[:16]
+        lock = Path(tempfile.gettempdir()) / f"evidence_ft-{digest}.lock"
+        with FileLock(lock, is_singleton=True):
+            return open_it()
+    for attempt in range(attempts):
+        try:
+            return open_it()
+        except Exception as err:
+            text = f"{err} {err.__cause__}"
+            if attempt == attempts - 1 or not any(s in text for s in CREATION_RACE):
+                raise
+            log.info("another command is creating the database; retrying in %d s", attempt + 1)
+            time.sleep(attempt + 1)
+    raise AssertionError("unreachable")
+
+
+def process_tags(pid: int | None = None) -> dict[str, str]:
+    """Host, pid and start time of a process (default: this one); the time tells a reused pid."""
+    proc = psutil.Process(pid)
+    return {
+        HOST_TAG: socket.gethostname(),
+        PID_TAG: str(proc.pid),
+        STARTED_TAG: f"{proc.create_time():.2f}",
+    }
+
+
+def owner_alive(tags: Mapping[str, str]) -> bool:
+    """Whether the process named by ``process_tags`` values still runs (True if unknowable).
+
+    Only a process of this machine can be checked; a zombie (killed, not yet reaped) is dead.
+    """
+    if tags.get(HOST_TAG) != socket.gethostname() or not str(tags.get(PID_TAG, "")).isdigit():
+        return True
+    try:
+        proc = psutil.Process(int(tags[PID_TAG]))
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False
+        started = tags.get(STARTED_TAG)
+        return started is None or abs(proc.create_time() - float(started)) < 1.0
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.AccessDenied:  # another user's live process
+        return True
+
+
+def end_stale_runs() -> list[str]:
+    """End as KILLED every RUNNING run of this machine whose process is gone; return their ids.
+
+    A process killed with SIGKILL (or a power loss) cannot end its own run; the next command
+    that opens the store does. Runs of other machines are left alone: their pids mean nothing
+    here.
+    """
+    host = socket.gethostname().replace("'", "\\'")
+    try:
+        runs = mlflow.search_runs(
+            search_all_experiments=True,
+            filter_string=f"attributes.status = 'RUNNING' and tags.`{HOST_TAG}` = '{host}'",
+            output_format="list",
+        )
+        # A search trial's run can outlive its trial by design (it is ended once Optuna has
+        # recorded the trial's state); search.end_orphans ends it with that state instead.
+        ended = [
+            run.info.run_id
+            for run in runs
+            if "optuna.trial" not in run.data.tags and not owner_alive(run.data.tags)
+        ]
+        for run_id in ended:
+            MlflowClient().set_terminated(run_id, RunStatus.to_string(RunStatus.KILLED))
+    except Exception as err:  # housekeeping only: never stop a job for it
+        log.warning("tracking: could not check for runs of dead processes (%s)", err)
+        return []
+    for run_id in ended:
+        log.warning("tracking: run %s was left RUNNING by a dead process; marked KILLED", run_id)
+    return ended
+
+
+def _env_tags() -> dict[str, str]:
+    """``MLFLOW_TAGS`` (what MLflowCallback sets on runs it starts) with this process's tags."""
+    try:
+        tags = json.loads(os.environ.get("MLFLOW_TAGS") or "{}")
+    except json.JSONDecodeError:
+        tags = {}
+    return {**(tags if isinstance(tags, dict) else {}), **process_tags()}
 
 
 def _raise_on_sigterm() -> Any:

@@ -14,14 +14,11 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import gc
-import importlib.util
 import json
 import logging
 import math
-import socket
 import traceback
 import warnings
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -34,7 +31,6 @@ import torch
 from mlflow.entities import RunStatus
 from omegaconf import DictConfig, OmegaConf
 from optuna.trial import FrozenTrial, TrialState
-from sqlalchemy.engine import make_url
 from transformers import EarlyStoppingCallback, set_seed
 from transformers.integrations import MLflowCallback
 
@@ -43,7 +39,7 @@ from evidence_ft.config import check_training_keys, to_yaml, validate
 from evidence_ft.errors import UserError
 from evidence_ft.modeling import load_model, load_tokenizer
 from evidence_ft.report import aligned
-from evidence_ft.tracking import CREATION_RACE, one_creator  # noqa: F401  (moved; re-exported)
+from evidence_ft.tracking import PID_TAG, mask, one_creator
 from evidence_ft.train import (
     PreparedData,
     build_trainer,
@@ -160,7 +156,7 @@ def open_storage(url: str, search_cfg: DictConfig) -> optuna.storages.RDBStorage
 
     Optuna calls ``end_stale_trial_runs`` for each trial it fails that way, on any host.
     """
-    url = with_driver(tracking.resolve_uri(url))
+    url = tracking.resolve_uri(url)
 
     def open_it() -> optuna.storages.RDBStorage:
         with warnings.catch_warnings():
@@ -180,31 +176,6 @@ def open_storage(url: str, search_cfg: DictConfig) -> optuna.storages.RDBStorage
             f"storage={mask(url)}: cannot open the Optuna storage ({first[:200]}); "
             "use sqlite:///file.db or postgresql://user:password@host/db"
         ) from err
-
-
-def with_driver(url: str) -> str:
-    """``postgresql://`` with the psycopg2 driver where psycopg (3) is missing.
-
-    SQLAlchemy 2.1 reads a bare ``postgresql://`` as psycopg 3; the project installs
-    psycopg2-binary. An explicit ``postgresql+driver://`` is kept as it is.
-    """
-    if not url.startswith("postgresql://"):
-        return url
-    if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2"):
-        return "postgresql+psycopg2://" + url[len("postgresql://") :]
-    return url
-
-
-def mask(url: str) -> str:
-    """The storage URL without its password (it goes to logs and MLflow).
-
-    >>> mask("postgresql://me:secret@db:5432/optuna")
-    'postgresql://me:***@db:5432/optuna'
-    """
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # not a database URL: nothing to hide
-        return url
 
 
 def make_pruner(cfg: DictConfig) -> optuna.pruners.BasePruner:
@@ -287,40 +258,6 @@ class TrialEarlyStopping(EarlyStoppingCallback):
 # ---------------------------------------------------------------------------- one run per trial
 
 
-def process_tags() -> dict[str, str]:
-    """``pid``, ``hostname`` and ``pid_started`` of this process, put on the runs it starts.
-
-    A later command on the same host can then tell that the process died (``process_is_dead``).
-    """
-    me = psutil.Process()
-    return {
-        "pid": str(me.pid),
-        "hostname": socket.gethostname(),
-        "pid_started": str(me.create_time()),
-    }
-
-
-def process_is_dead(tags: Mapping[str, Any]) -> bool:
-    """Whether ``tags`` (``process_tags``) name a process of this host that no longer runs.
-
-    A pid now held by a later process (another start time) or a zombie counts as dead; a
-    process of another host cannot be checked (False).
-    """
-    pid = str(tags.get("pid", ""))
-    if tags.get("hostname") != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        proc = psutil.Process(int(pid))
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            return True
-        started = tags.get("pid_started")
-        return started is not None and abs(proc.create_time() - float(started)) > 1
-    except psutil.NoSuchProcess:
-        return True
-    except (psutil.AccessDenied, ValueError):
-        return False
-
-
 def end_trial_run(run_id: str, trial: FrozenTrial | None, interrupted: bool = False) -> None:
     """End a trial's MLflow run with the state Optuna recorded (tag ``optuna.state``, objective).
 
@@ -374,7 +311,7 @@ def end_orphans(
     longer than the grace period (a live worker ends it within seconds).
     """
     for unfinished in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if process_is_dead(unfinished.user_attrs):  # died before its MLflow run started
+        if not tracking.owner_alive(unfinished.user_attrs):  # died before its MLflow run started
             _fail(study, unfinished)
     client = mlflow.MlflowClient()
     numbers = {str(t.number): t for t in study.get_trials(deepcopy=False)}
@@ -387,11 +324,11 @@ def end_orphans(
     running.sort(key=lambda run: "optuna.trial" not in run.data.tags)
     for run in running:
         run_tags, run_id = run.data.tags, run.info.run_id
-        dead = process_is_dead(run_tags)
+        dead = not tracking.owner_alive(run_tags)
         if "optuna.trial" not in run_tags:
             if dead:
                 log.info(
-                    "search run %s: its worker (pid %s) is gone: KILLED", run_id, run_tags["pid"]
+                    "search run %s: its worker (pid %s) is gone: KILLED", run_id, run_tags[PID_TAG]
                 )
                 _kill_with_children(client, experiment_id, run_id)
             continue
@@ -409,7 +346,7 @@ def end_orphans(
 def _fail(study: optuna.Study, trial: FrozenTrial) -> FrozenTrial:
     """Record a dead worker's running trial as FAIL (another worker may be doing the same)."""
     log.info(
-        "trial %d: its worker (pid %s) is gone: FAIL", trial.number, trial.user_attrs.get("pid")
+        "trial %d: its worker (pid %s) is gone: FAIL", trial.number, trial.user_attrs.get(PID_TAG)
     )
     return study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
 
@@ -437,7 +374,7 @@ class TrialRuns:
         """The trial's run, its id and this process stored on the Optuna trial (user attrs)."""
         self.close()
         self.end_orphans(trial.study)
-        me = process_tags()
+        me = tracking.process_tags()
         for key, value in me.items():
             trial.set_user_attr(key, value)
         run = mlflow.start_run(
@@ -626,7 +563,7 @@ def search(cfg: DictConfig, overrides: list[str] | None = None) -> dict[str, Any
     sampler_seed = None if cfg.sampler_seed is None else int(cfg.sampler_seed) + before
     tree = cast(dict[str, Any], OmegaConf.to_container(cfg, resolve=True))
     tree["storage"] = shown
-    tags = {**trials.runs.tags, **process_tags()}
+    tags = {**trials.runs.tags, **tracking.process_tags()}
     with tracking.active_run(f"search-{cfg.study_name}", tags=tags):
         tracking.log_run_metadata(
             to_yaml(cfg).replace(cfg.storage, shown),
@@ -691,7 +628,7 @@ def open_study(
 
     Its metric is named after the objective (``eval_f1``), so optuna-dashboard shows that name.
     """
-    url = with_driver(tracking.resolve_uri(cfg.storage))
+    url = tracking.resolve_uri(cfg.storage)
     missing = (
         f"n_trials=0 exports and refits an existing study, but {mask(url)} has no study "
         f"{cfg.study_name!r}: check study_name and storage, or run trials with n_trials>0"

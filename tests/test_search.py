@@ -29,9 +29,11 @@ from mlflow.tracking import MlflowClient
 from optuna.trial import TrialState
 
 from evidence_ft import search as search_module
+from evidence_ft import tracking
 from evidence_ft.config import load_config
 from evidence_ft.errors import UserError
 from evidence_ft.search import parse_space, search, train_overrides
+from evidence_ft.tracking import HOST_TAG, PID_TAG, STARTED_TAG
 
 from .conftest import ROOT, tiny_sample_run
 
@@ -122,14 +124,14 @@ def test_search_resumes_logs_nested_runs_and_exports_overrides(
     assert parent.data.metrics["run_trials_pruned"] == 1
     best = study.best_trial.params
     assert parent.data.params["best.training.learning_rate"] == str(best["training.learning_rate"])
-    assert parent.data.tags["pid"] == str(os.getpid())
-    assert parent.data.tags["hostname"] == socket.gethostname()
+    assert parent.data.tags[PID_TAG] == str(os.getpid())
+    assert parent.data.tags[HOST_TAG] == socket.gethostname()
     trial_runs = {int(r.data.tags["optuna.trial"]): r for r in runs["trial"]}
     assert sorted(trial_runs) == [0, 1, 2]
     for number, run in trial_runs.items():
         trial = study.trials[number]
         assert trial.user_attrs["mlflow_run_id"] == run.info.run_id
-        assert run.data.tags["pid"] == str(os.getpid()) == trial.user_attrs["pid"]
+        assert run.data.tags[PID_TAG] == str(os.getpid()) == trial.user_attrs[PID_TAG]
         assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id
         assert run.info.status == "FINISHED"
         assert run.data.tags["optuna.state"] == trial.state.name
@@ -338,7 +340,7 @@ def wait_for_completed_and_running_trial(db: Path, proc: subprocess.Popen) -> No
 
 def dead_process() -> dict[str, str]:
     """Process tags of a process that is gone: this pid, started at another time."""
-    return {"pid": str(os.getpid()), "hostname": socket.gethostname(), "pid_started": "1.0"}
+    return {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname(), STARTED_TAG: "1.0"}
 
 
 @pytest.fixture
@@ -367,7 +369,7 @@ def test_what_dead_workers_left_running_ends(stores):
             experiment, run_name=name, tags={**tags, **extra, **process}
         ).info.run_id
 
-    dead, alive = dead_process(), search_module.process_tags()
+    dead, alive = dead_process(), tracking.process_tags()
     dead_search, live_search = run("search", dead), run("search", alive)
     refit = client.create_run(experiment, tags={"mlflow.parentRunId": dead_search}).info.run_id
     trials = [study.ask() for _ in range(4)]
@@ -397,7 +399,7 @@ def test_a_trial_without_heartbeat_ends_its_runs(stores):
     """A worker on another host died: Optuna fails its trial by heartbeat, its runs end KILLED."""
     experiment, study = stores
     client = MlflowClient()
-    elsewhere = {**dead_process(), "hostname": "elsewhere"}
+    elsewhere = {**dead_process(), HOST_TAG: "elsewhere"}
     parent = client.create_run(experiment, tags=elsewhere).info.run_id
     trial = study.ask()
     child = client.create_run(experiment, tags={**elsewhere, "mlflow.parentRunId": parent})

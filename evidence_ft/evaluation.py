@@ -39,6 +39,7 @@ from evidence_ft.checkpoints import (
     resolve_checkpoint,
     training_run_id,
 )
+from evidence_ft.config import EVAL_SPLITS
 from evidence_ft.errors import UserError
 from evidence_ft.metrics import (
     per_symptom_metrics,
@@ -50,8 +51,6 @@ from evidence_ft.report import aligned
 from evidence_ft.serving import evidence_probability
 
 log = logging.getLogger(__name__)
-
-SPLIT_CHOICES = ("test", "validation", "train", "all")
 
 
 # ---------------------------------------------------------------------------- data
@@ -244,8 +243,8 @@ def evaluate(
         raise UserError(
             f"checkpoint is required: python run_eval.py checkpoint=...; {CHECKPOINT_HINT}"
         )
-    if cfg.split not in SPLIT_CHOICES:
-        raise UserError(f"split={cfg.split} must be one of {'|'.join(SPLIT_CHOICES)}")
+    if cfg.split not in EVAL_SPLITS:
+        raise UserError(f"split={cfg.split} must be one of {'|'.join(EVAL_SPLITS)}")
     mlflow.set_tracking_uri(tracking.resolve_uri(cfg.tracking.uri))
 
     # -- the checkpoint, its training run, the posts to score

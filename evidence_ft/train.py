@@ -362,7 +362,6 @@ def log_run_metadata(
 def save_best(
     cfg: DictConfig,
     trainer: FocalLossTrainer,
-    tokenizer: Any,
     prepared: PreparedData,
     metrics: dict[str, Any],
     out: Path,
@@ -461,7 +460,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
         if state.is_main_process:
             run_id = run.info.run_id  # type: ignore[union-attr]
             log_evaluation_plots(trainer, test_frame, metrics["decision_threshold"], out)
-            registered = save_best(cfg, trainer, tokenizer, prepared, metrics, out, run_id)
+            registered = save_best(cfg, trainer, prepared, metrics, out, run_id)
     objects = {
         "trainer": trainer,
         "data": prepared,

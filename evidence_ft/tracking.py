@@ -139,6 +139,8 @@ def _open_store(tracking_cfg: Any) -> str:
     # Fail in seconds, not minutes, when a tracking server is unreachable (user env wins).
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
+    # Logging the model downloads its files again; a progress bar per run is noise in logs.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     check_store(uri)
     os.environ["MLFLOW_TRACKING_URI"] = uri
     os.environ["MLFLOW_EXPERIMENT_NAME"] = tracking_cfg.experiment

@@ -26,6 +26,24 @@ def tiny_sample_run(model: Path, tmp: Path, *extra: str) -> list[str]:
     ]
 
 
+def train_tiny_registered(model: Path, tmp: Path, registered: str) -> tuple[str, dict, dict]:
+    """A short real training run on the sample, registered as ``registered``, run folder
+    ``tmp/run``; call it with the cwd in ``tmp``. Returns the store URI, metrics and objects."""
+    from evidence_ft.config import load_config
+    from evidence_ft.train import train
+
+    overrides = tiny_sample_run(
+        model,
+        tmp,
+        "training.num_train_epochs=2",
+        "training.learning_rate=1e-3",
+        f"tracking.registered_model={registered}",
+        f"output_dir={tmp}/run",
+    )
+    metrics, objects = train(load_config(overrides))
+    return f"sqlite:///{tmp}/mlflow.db", metrics, objects
+
+
 @pytest.fixture(scope="session")
 def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return save_tiny_model(tmp_path_factory.mktemp("tiny_bert"), "bert")

@@ -23,9 +23,8 @@ from evidence_ft.errors import UserError
 from evidence_ft.evaluation import build_report, evaluate, format_report
 from evidence_ft.metrics import choose_threshold, expected_calibration_error
 from evidence_ft.plots import symptom_f1_figure
-from evidence_ft.train import train
 
-from .conftest import ROOT, keep_mlflow_env, row, tiny_sample_run, write_dataset
+from .conftest import ROOT, keep_mlflow_env, row, train_tiny_registered, write_dataset
 
 REGISTERED = "tiny_eval"
 
@@ -37,18 +36,7 @@ def trained(tmp_path_factory, tiny_bert):
     with pytest.MonkeyPatch.context() as mp:
         keep_mlflow_env(mp)
         mp.chdir(tmp)
-        uri = f"sqlite:///{tmp}/mlflow.db"
-        cfg = load_config(
-            tiny_sample_run(
-                tiny_bert,
-                tmp,
-                "training.num_train_epochs=2",
-                "training.learning_rate=1e-3",
-                f"tracking.registered_model={REGISTERED}",
-                f"output_dir={tmp}/run",
-            )
-        )
-        metrics, objects = train(cfg)
+        uri, metrics, objects = train_tiny_registered(tiny_bert, tmp, REGISTERED)
         yield {"tmp": tmp, "uri": uri, "metrics": metrics, **objects}
 
 

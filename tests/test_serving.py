@@ -44,7 +44,7 @@ from evidence_ft.serving import (
 )
 from evidence_ft.train import train
 
-from .conftest import keep_mlflow_env, tiny_sample_run
+from .conftest import keep_mlflow_env, tiny_sample_run, train_tiny_registered
 
 REGISTERED = "tiny_serving"
 SLEEP = "Sleep disturbance: trouble falling or staying asleep, nearly every day."
@@ -125,23 +125,12 @@ def trained(tmp_path_factory, tiny_bert):
     with pytest.MonkeyPatch.context() as mp:
         keep_mlflow_env(mp)
         mp.chdir(tmp)
-        uri = f"sqlite:///{tmp}/mlflow.db"
-        cfg = load_config(
-            tiny_sample_run(
-                tiny_bert,
-                tmp,
-                "training.num_train_epochs=2",
-                "training.learning_rate=1e-3",
-                f"tracking.registered_model={REGISTERED}",
-                f"output_dir={tmp}/run",
-            )
-        )
-        metrics, objects = train(cfg)
+        uri, metrics, objects = train_tiny_registered(tiny_bert, tmp, REGISTERED)
         report, evaluated = evaluate(
             load_config([f"tracking.uri={uri}", f"checkpoint={tmp}/run/model", "log=false"], "eval")
         )
         # the same test pairs, with their texts, in run_eval.py's order
-        pairs, _ = data.load_pairs(cfg.data)
+        pairs, _ = data.load_pairs(load_config(["data=sample"]).data)
         manifest = json.loads((tmp / "run" / "split_manifest.json").read_text())
         chosen = select_split(pairs, "test", manifest, "test")
         frame = evaluated["frame"]

@@ -91,6 +91,7 @@ def _open(
 ) -> tuple[str, str, Iterator[Record]]:
     """(how errors name the input, what its positions are called, its records)."""
     has_input = input is not None and str(input) != ""
+    text = None if text is None else str(text)  # Hydra reads text=123 or text=true as non-str
     if has_input and text is not None:
         raise UserError('give either input=<file or folder> or text="...", not both')
     if text is not None:

@@ -94,6 +94,8 @@ def test_text_argument_is_one_post(tmp_path: Path) -> None:
     assert counts["posts"] == 1
     frame, _ = read_posts_input("", "from text")  # an empty input= counts as not given
     assert records(frame) == [("text", "from text")]
+    frame, _ = read_posts_input(None, 123)  # type: ignore[arg-type]  # Hydra parses text=123
+    assert records(frame) == [("text", "123")]
 
 
 def test_empty_posts_are_skipped_counted_and_logged_once(

@@ -20,6 +20,7 @@ import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from evidence_ft.data import SYMPTOM_TO_CRITERION, SYMPTOMS
@@ -221,18 +222,22 @@ def _evidence_spans(preds: pd.DataFrame, cls: Mapping[str, str]) -> dict[str, li
     tip = pos["criterion_id"] + " " + pos["symptom"] + " " + pos["probability"].map("{:.3f}".format)
     badge = '<span class="b ' + klass + '">' + pos["criterion_id"].map(_esc) + " " + prob
     badge = badge + "</span>"
-    pos = pos.assign(_badge=badge, _tip=tip, _klass=klass)
-    keys = ["post_id", "sentence_index"]
-    grouped = pos.groupby(keys, sort=False)
-    spans = grouped.agg(
-        start=("start", "first"),
-        end=("end", "first"),
-        sentence=("sentence", "first"),
-        klass=("_klass", "first"),  # the strongest criterion colours the highlight
-        badges=("_badge", "".join),
-        tips=("_tip", "\n".join),
-        criteria=("criterion_id", " ".join),
-    ).reset_index()
+    # Rows are sorted so that each sentence's criteria are adjacent: concatenate the strings of
+    # each run with one reduceat (pandas' groupby "".join slices a Series per group: 2-5x slower
+    # on 170k positive rows).
+    first = ~pos.duplicated(["post_id", "sentence_index"]).to_numpy()
+    runs = np.flatnonzero(first)
+
+    def concat(values: pd.Series) -> np.ndarray:
+        return np.add.reduceat(values.to_numpy(dtype=object), runs)
+
+    spans = pos.loc[first, ["post_id", "sentence_index", "start", "end", "sentence"]]
+    spans = spans.assign(
+        klass=klass[first].to_numpy(),  # the strongest criterion colours the highlight
+        badges=concat(badge),
+        tips=pd.Series(concat("\n" + tip), index=spans.index).str[1:],
+        criteria=pd.Series(concat(" " + pos["criterion_id"]), index=spans.index).str[1:],
+    )
     spans["attrs"] = (
         ' class="'
         + spans["klass"]

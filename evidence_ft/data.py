@@ -181,6 +181,17 @@ def read_criteria(path: str | Path) -> dict[str, str]:
     return dict(items)
 
 
+def criterion_texts(data_cfg: Any) -> dict[str, str]:
+    """{criterion id: text} the model is trained to score, in symptom order (A.1 .. A.9, then
+    SPECIAL_CASE unless dropped or without a text): what a saved model stores for prediction."""
+    texts = read_criteria(data_cfg.criteria_path)
+    out = {c: texts[c] for c in CRITERIA_IDS}
+    special = (data_cfg.get("special_case_text") or "").strip()
+    if special and not data_cfg.get("drop_special_case"):
+        out["SPECIAL_CASE"] = special
+    return out
+
+
 def fingerprint(paths: Mapping[str, str | Path]) -> dict[str, str]:
     """SHA-256 of each input file, so a manifest records exactly which data it split."""
     return {name: hashlib.sha256(Path(p).read_bytes()).hexdigest() for name, p in paths.items()}

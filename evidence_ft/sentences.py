@@ -107,4 +107,6 @@ def split_sentences(text: str) -> list[Segment]:
     >>> [s.text for s in split_sentences("Dr. Lee called.\\n- I slept badly\\nNo energy")]
     ['Dr. Lee called.', 'I slept badly', 'No energy']
     """
+    if not text.strip():
+        return []  # without building the splitter (importing spaCy takes seconds)
     return split_with(text, sentencizer())

@@ -31,6 +31,10 @@ NO_EVIDENCE = "no_evidence"
 # config.json keys: the threshold on the raw P(evidence), and the logit shift the head holds.
 THRESHOLD_KEY = "decision_threshold"
 OFFSET_KEY = "evidence_logit_offset"
+# config.json keys for prediction on posts: {criterion id: text} and the pair token limit the
+# model was trained with, so run_predict.py encodes pairs exactly as training did.
+CRITERIA_KEY = "evidence_criteria"
+MAX_LENGTH_KEY = "evidence_max_length"
 # The pyfunc's input columns: criterion, sentence (a tokenizer pair, in this order).
 INPUT_COLUMNS = ("text", "text_pair")
 # The MLflow artifact name of the saved Hugging Face folder inside a logged model.

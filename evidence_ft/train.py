@@ -377,6 +377,8 @@ def save_best(
     threshold = metrics["decision_threshold"]
     model.config.decision_threshold = threshold
     model.config.mlflow_run_id = run_id
+    setattr(model.config, serving.CRITERIA_KEY, data.criterion_texts(cfg.data))
+    setattr(model.config, serving.MAX_LENGTH_KEY, int(cfg.data.max_length))
     with serving.threshold_in_head(model, threshold):
         trainer.save_model(str(out / "model"))
     card = model_card(

@@ -38,9 +38,34 @@ def setup_logging() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-def run(script: str, config_name: str, job: Callable[[DictConfig], object]) -> None:
-    """Parse argv into a config and run ``job``; user errors exit 2 with one line."""
-    argv = sys.argv[1:]
+def free_text(argv: list[str], keys: tuple[str, ...]) -> tuple[list[str], dict[str, str]]:
+    """Take ``key=<any text>`` out of argv: Hydra's override grammar rejects much of what a post
+    holds (``text=I can't (really)``, and ``${...}`` would be an interpolation).
+
+    >>> free_text(["input=x.csv", "text=I can't (really)"], ("text",))
+    (['input=x.csv'], {'text': "I can't (really)"})
+    """
+    rest, texts = [], {}
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        if sep and key in keys:
+            texts[key] = value
+        else:
+            rest.append(arg)
+    return rest, texts
+
+
+def run(
+    script: str,
+    config_name: str,
+    job: Callable[[DictConfig], object],
+    text_keys: tuple[str, ...] = (),
+) -> None:
+    """Parse argv into a config and run ``job``; user errors exit 2 with one line.
+
+    ``text_keys`` take free text (``text="..."``), set on the composed config as typed.
+    """
+    argv, texts = free_text(sys.argv[1:], text_keys)
     if {"-h", "--help"} & set(argv):
         print(USAGE.format(script=script, config=config_name))
         return
@@ -49,6 +74,8 @@ def run(script: str, config_name: str, job: Callable[[DictConfig], object]) -> N
 
     def main() -> None:
         cfg = load_config(overrides, config_name)
+        for key, value in texts.items():  # a literal: OmegaConf's escape keeps ${ as typed
+            cfg[key] = value.replace("${", "\\${")
         if show:
             print(to_yaml(cfg), end="")
             return

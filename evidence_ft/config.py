@@ -161,6 +161,15 @@ RULES = (
         "test",
     ),
     Rule("log", "bool", lambda v: True, "true or false", "false"),
+    # run_predict.py
+    Rule("chunk_posts", "int", lambda v: v >= 1, "an integer >= 1", "64"),
+    Rule(
+        "report_posts", "int", lambda v: v >= 0, "null (every post) or an integer >= 0", "500", True
+    ),
+    Rule("special_case", "bool", lambda v: True, "true or false", "false"),
+    Rule(
+        "progress", "bool", lambda v: True, "null (when interactive), true or false", "true", True
+    ),
 )
 
 _ABSENT = object()

@@ -1,5 +1,6 @@
 """Config values are checked by type and range in one place, before anything is written."""
 
+import re
 import subprocess
 import sys
 
@@ -75,6 +76,22 @@ def test_bad_eval_values_are_one_line_user_errors(override, match):
 
 
 @pytest.mark.parametrize(
+    ("override", "match"),
+    [
+        ("chunk_posts=0", "chunk_posts=0 must be an integer >= 1"),
+        ("report_posts=-1", "report_posts=-1 must be null (every post) or an integer >= 0"),
+        ("special_case=yes", "special_case=yes must be true or false"),
+        ("progress=sometimes", "progress=sometimes must be null (when interactive)"),
+        ("batch_size=0", "batch_size=0 must be an integer >= 1"),
+    ],
+)
+def test_bad_predict_values_are_one_line_user_errors(override, match):
+    with pytest.raises(UserError, match=re.escape(match)) as info:
+        load_config(["checkpoint=x", override], "predict")
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
     "override",
     [
         "training.learning_rate=1e-5",
@@ -100,8 +117,8 @@ def test_good_values_pass(override):
 
 def test_every_rule_names_a_key_of_a_shipped_config():
     keys = set()
-    for name in ("train", "eval", "search"):
-        cfg = load_config(["checkpoint=x"] if name == "eval" else [], name)
+    for name in ("train", "eval", "search", "predict"):
+        cfg = load_config(["checkpoint=x"] if name in ("eval", "predict") else [], name)
         keys |= {rule.key for rule in RULES if _has(cfg, rule.key)}
     assert keys == {rule.key for rule in RULES}
 

@@ -197,6 +197,11 @@ def predict_posts(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
             profiles = post_profiles(predictions, posts)
             writers.write(predictions, profiles)
             tally.add(posts, predictions, profiles, cfg.report_posts)
+        if not tally.counts["posts"]:
+            raise UserError(
+                f"input={cfg.input}: every post is empty ({input_counts.get('empty_skipped', 0)} "
+                "skipped); nothing to score: fill the text column or point at another file"
+            )
         seconds = time.perf_counter() - started
         summary = {
             "checkpoint": predictor.source,
@@ -222,7 +227,10 @@ def predict_posts(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def write_report(folder: Path, summary: dict[str, Any], tally: Tally) -> None:
     """report.html for the first ``report_posts`` posts."""
-    posts = pd.concat([p for p, _, _ in tally.shown], ignore_index=True)
+    posts = pd.concat(
+        [pd.DataFrame({"post_id": [], "text": []}), *(p for p, _, _ in tally.shown)],
+        ignore_index=True,
+    )
     predictions = pd.concat(
         [empty_predictions(), *(p for _, p, _ in tally.shown)], ignore_index=True
     )

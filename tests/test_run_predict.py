@@ -199,3 +199,28 @@ def test_registered_model_and_an_mlflow_run_when_asked(trained, tmp_path):
     before = len(mlflow.search_runs(search_all_experiments=True))
     run_predict(trained, "text=Nothing to see here.", f"output_dir={tmp_path / 'quiet'}")
     assert len(mlflow.search_runs(search_all_experiments=True)) == before
+
+
+def test_empty_posts_are_skipped_and_counted_an_all_empty_input_is_refused(trained, tmp_path):
+    posts = tmp_path / "posts.csv"
+    pd.DataFrame({"post_id": ["a", "b", "c"], "text": ["I slept badly.", "   ", ""]}).to_csv(
+        posts, index=False
+    )
+    summary, _ = run_predict(trained, f"input={posts}", f"output_dir={tmp_path / 'out'}")
+    assert summary["posts"] == 1 and summary["empty_posts_skipped"] == 2
+    empty = tmp_path / "empty.csv"
+    pd.DataFrame({"post_id": ["a"], "text": [" "]}).to_csv(empty, index=False)
+    with pytest.raises(UserError, match="every post is empty"):
+        run_predict(trained, f"input={empty}", f"output_dir={tmp_path / 'none'}")
+    assert not (tmp_path / "none").exists()
+
+
+def test_report_posts_caps_the_html_but_not_the_files(trained, tmp_path):
+    out = tmp_path / "out"
+    summary, _ = run_predict(
+        trained, f"input={SAMPLE_POSTS}", f"output_dir={out}", "report_posts=0"
+    )
+    collector = Collector()
+    collector.feed((out / "report.html").read_text(encoding="utf-8"))
+    assert "0 shown of 120" in " ".join(collector.text)
+    assert pd.read_csv(out / "profile.csv")["post_id"].nunique() == summary["posts"] == 120

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import sys
 import warnings
 from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
 
 import datasets
 import transformers
@@ -36,6 +39,24 @@ def setup_logging() -> None:
     transformers.utils.logging.disable_progress_bar()
     # The Trainer forks DataLoader workers after tokenizing; keep the Rust tokenizers quiet.
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def fresh_output_folder(kind: str) -> Path:
+    """A new, empty ``outputs/<kind>/<date>/<time>`` folder under the working directory.
+
+    Claimed with an atomic mkdir: two commands started in the same second get ``<time>`` and
+    ``<time>-1``, never one folder between them.
+    """
+    base = Path(f"outputs/{kind}/{datetime.now():%Y-%m-%d/%H-%M-%S}").absolute()
+    base.parent.mkdir(parents=True, exist_ok=True)
+    for n in itertools.count():
+        path = base.with_name(f"{base.name}-{n}") if n else base
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise AssertionError("unreachable")
 
 
 def free_text(argv: list[str], keys: tuple[str, ...]) -> tuple[list[str], dict[str, str]]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +38,7 @@ from evidence_ft.checkpoints import (
     resolve_checkpoint,
     training_run_id,
 )
+from evidence_ft.cli import fresh_output_folder
 from evidence_ft.config import EVAL_SPLITS
 from evidence_ft.errors import UserError
 from evidence_ft.metrics import (
@@ -224,7 +224,10 @@ def format_report(report: dict[str, Any]) -> str:
 
 
 def output_folder(cfg: DictConfig) -> Path:
-    path = Path(cfg.output_dir or f"outputs/eval/{datetime.now():%Y-%m-%d/%H-%M-%S}").absolute()
+    """``output_dir``, or a fresh ``outputs/eval/<date>/<time>`` no other command shares."""
+    if not cfg.output_dir:
+        return fresh_output_folder("eval")
+    path = Path(cfg.output_dir).absolute()
     path.mkdir(parents=True, exist_ok=True)
     return path
 

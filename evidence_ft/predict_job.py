@@ -11,6 +11,7 @@ complete: a failed run leaves no half-written folder.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -31,6 +32,7 @@ from tqdm.auto import tqdm
 
 from evidence_ft import tracking
 from evidence_ft.checkpoints import CHECKPOINT_HINT
+from evidence_ft.cli import fresh_output_folder
 from evidence_ft.errors import UserError
 from evidence_ft.inference import (
     CRITERION_TO_SYMPTOM,
@@ -68,16 +70,16 @@ def output_folder(cfg: DictConfig) -> Path:
                 "overwritten: name a new folder or leave output_dir empty"
             )
         return path
-    base = Path(f"outputs/predict/{datetime.now():%Y-%m-%d/%H-%M-%S}").absolute()
-    path, n = base, 1
-    while path.exists():  # two commands in the same second each get their own folder
-        path, n = base.with_name(f"{base.name}-{n}"), n + 1
-    return path
+    return fresh_output_folder("predict")  # claimed empty: staged() fills it at the end
 
 
 @contextmanager
-def staged(final: Path) -> Iterator[Path]:
-    """A hidden sibling folder to write into, renamed to ``final`` only when the block ends."""
+def staged(final: Path, claimed: bool = False) -> Iterator[Path]:
+    """A hidden sibling folder to write into, renamed to ``final`` only when the block ends.
+
+    On an error nothing is left: the partial folder goes, and so does ``final`` when this
+    command ``claimed`` it (made it empty to reserve the name).
+    """
     final.parent.mkdir(parents=True, exist_ok=True)
     partial = final.with_name(f".{final.name}.partial-{os.getpid()}")
     shutil.rmtree(partial, ignore_errors=True)
@@ -86,6 +88,9 @@ def staged(final: Path) -> Iterator[Path]:
         yield partial
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
+        if claimed:
+            with contextlib.suppress(OSError):
+                final.rmdir()
         raise
     if final.exists():  # an empty output_dir the user made beforehand
         final.rmdir()
@@ -187,7 +192,10 @@ def predict_posts(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     tally = Tally()
     started = time.perf_counter()
     quiet = cfg.progress is False or (cfg.progress is None and not sys.stderr.isatty())
-    with staged(out) as folder, tqdm(unit="pair", desc="scoring", disable=quiet) as bar:
+    with (
+        staged(out, claimed=not cfg.output_dir) as folder,
+        tqdm(unit="pair", desc="scoring", disable=quiet) as bar,
+    ):
         writers = Writers(folder, symptoms)
         for posts in stream:
             chunks = iter_predictions(

@@ -224,3 +224,20 @@ def test_report_posts_caps_the_html_but_not_the_files(trained, tmp_path):
     collector.feed((out / "report.html").read_text(encoding="utf-8"))
     assert "0 shown of 120" in " ".join(collector.text)
     assert pd.read_csv(out / "profile.csv")["post_id"].nunique() == summary["posts"] == 120
+
+
+def test_a_bad_row_found_mid_stream_leaves_no_folder_behind(trained, tmp_path):
+    posts = tmp_path / "posts.csv"
+    frame = pd.DataFrame({"post_id": ["a", "b", "a"], "text": ["I slept badly.", "Fine.", "x"]})
+    frame.to_csv(posts, index=False)
+    with pytest.MonkeyPatch.context() as mp:
+        keep_mlflow_env(mp)
+        mp.chdir(tmp_path)
+        cfg = load_config(
+            [f"tracking.uri={trained['uri']}", f"checkpoint={trained['model']}"]
+            + [f"input={posts}", "chunk_posts=1"],
+            "predict",
+        )
+        with pytest.raises(UserError, match="post_id 'a' appears twice"):
+            predict_posts(cfg)
+    assert list((tmp_path / "outputs" / "predict").glob("*/*")) == []

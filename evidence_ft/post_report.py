@@ -24,18 +24,8 @@ import numpy as np
 import pandas as pd
 
 from evidence_ft.data import SYMPTOM_TO_CRITERION, SYMPTOMS
+from evidence_ft.inference import PREDICTION_COLUMNS
 
-PREDICTION_COLUMNS = (
-    "post_id",
-    "sentence_index",
-    "start",
-    "end",
-    "sentence",
-    "criterion_id",
-    "symptom",
-    "probability",
-    "decision",
-)
 DISCLAIMER = (
     "Research tool, not a diagnosis. The highlights are a language model's guesses that a "
     "sentence is evidence for a DSM-5 depression criterion; they can be wrong, they say "

@@ -5,7 +5,7 @@ python run_eval.py checkpoint=runs:/<run_id>/model split=validation
 python run_eval.py checkpoint=models:/evidence_ft/1 log=false
 """
 
-import sys
+from hydra.core.hydra_config import HydraConfig
 
 from evidence_ft.cli import run
 from evidence_ft.evaluation import evaluate
@@ -13,8 +13,8 @@ from evidence_ft.evaluation import evaluate
 
 def job(cfg):  # type: ignore[no-untyped-def]
     # The command line decides which data keys replace the training run's own (data_config).
-    evaluate(cfg, overrides=sys.argv[1:])
+    evaluate(cfg, overrides=list(HydraConfig.get().overrides.task))
 
 
 if __name__ == "__main__":
-    run("run_eval.py", "eval", job)
+    run("eval", job)

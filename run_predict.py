@@ -15,4 +15,4 @@ def job(cfg):  # type: ignore[no-untyped-def]
 
 
 if __name__ == "__main__":
-    run("run_predict.py", "predict", job, text_keys=("text",))
+    run("predict", job, text_keys=("text",))

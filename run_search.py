@@ -5,16 +5,16 @@ python run_search.py n_trials=30 study_name=x storage=sqlite:///optuna.db pruner
 optuna-dashboard sqlite:///optuna.db                # watch the study (docs/SEARCH.md)
 """
 
-import sys
+from hydra.core.hydra_config import HydraConfig
 
 from evidence_ft.cli import run
 from evidence_ft.search import print_summary, search
 
 
 def job(cfg):  # type: ignore[no-untyped-def]
-    # The command line goes into best_overrides.txt, so that file alone reproduces the refit.
-    print_summary(search(cfg, overrides=sys.argv[1:]))
+    # The overrides as typed go into the experiment file, so that file alone reproduces the refit.
+    print_summary(search(cfg, overrides=list(HydraConfig.get().overrides.task)))
 
 
 if __name__ == "__main__":
-    run("run_search.py", "search", job)
+    run("search", job)

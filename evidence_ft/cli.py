@@ -1,30 +1,32 @@
-"""Command-line plumbing shared by the run_*.py scripts: help, --cfg, logging, errors."""
+"""Command-line plumbing shared by the run_*.py scripts: Hydra, logging, one-line errors."""
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import logging
 import os
 import sys
 import warnings
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 
 import datasets
+import hydra
 import transformers
+
+# Hydra's own argv parser (no public equivalent), so this module reads argv as Hydra will.
+from hydra._internal.utils import get_args_parser
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException
 from omegaconf import DictConfig
 
-from evidence_ft.config import load_config, to_yaml
-from evidence_ft.errors import exit_on_user_error
+from evidence_ft.config import CONFIG_DIR, finish_config, load_config, one_line
+from evidence_ft.errors import UserError, exit_on_user_error
+from evidence_ft.run_folder import drop_unused, hydra_folder, register_resolvers
 
-USAGE = """usage: python {script} [--cfg] [key=value | group=option ...]
-
-Hydra overrides of configs/{config}.yaml, e.g. data=sample training.num_train_epochs=1 seed=7.
-Groups: data=redsm5|sample  model=minilm|bert_base|bert_large|deberta_v3
-        training=default|optimized  (training.* keys are TrainingArguments fields)
-  --cfg   print the composed config and exit
-"""
+# Sweep combinations composed and validated before a -m sweep starts (each takes ~0.1 s).
+MAX_CHECKED = 64
 
 
 def setup_logging() -> None:
@@ -39,24 +41,6 @@ def setup_logging() -> None:
     transformers.utils.logging.disable_progress_bar()
     # The Trainer forks DataLoader workers after tokenizing; keep the Rust tokenizers quiet.
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-
-def fresh_output_folder(kind: str) -> Path:
-    """A new, empty ``outputs/<kind>/<date>/<time>`` folder under the working directory.
-
-    Claimed with an atomic mkdir: two commands started in the same second get ``<time>`` and
-    ``<time>-1``, never one folder between them.
-    """
-    base = Path(f"outputs/{kind}/{datetime.now():%Y-%m-%d/%H-%M-%S}").absolute()
-    base.parent.mkdir(parents=True, exist_ok=True)
-    for n in itertools.count():
-        path = base.with_name(f"{base.name}-{n}") if n else base
-        try:
-            path.mkdir()
-            return path
-        except FileExistsError:
-            continue
-    raise AssertionError("unreachable")
 
 
 def free_text(argv: list[str], keys: tuple[str, ...]) -> tuple[list[str], dict[str, str]]:
@@ -77,30 +61,85 @@ def free_text(argv: list[str], keys: tuple[str, ...]) -> tuple[list[str], dict[s
 
 
 def run(
-    script: str,
-    config_name: str,
-    job: Callable[[DictConfig], object],
-    text_keys: tuple[str, ...] = (),
+    config_name: str, job: Callable[[DictConfig], object], text_keys: tuple[str, ...] = ()
 ) -> None:
-    """Parse argv into a config and run ``job``; user errors exit 2 with one line.
+    """Run ``job`` under ``@hydra.main`` with ``configs/<config_name>.yaml``.
 
-    ``text_keys`` take free text (``text="..."``), set on the composed config as typed.
+    Everything Hydra offers works (``-m`` sweeps, ``--cfg job``, ``--info``, ``--help``,
+    ``--shell-completion``, ``+experiment=<name>``). Bad overrides are found before Hydra
+    starts, and user errors in a job end as one line and exit 2 (Hydra's own report spans
+    lines and exits 1). ``text_keys`` take free text (``text="..."``), set as typed.
     """
     argv, texts = free_text(sys.argv[1:], text_keys)
-    if {"-h", "--help"} & set(argv):
-        print(USAGE.format(script=script, config=config_name))
+    argv = _bare_cfg(argv)
+    flags = get_args_parser().parse_known_args(argv)[0]
+    if _runs_jobs(flags):
+        exit_on_user_error(lambda: check_overrides(config_name, flags.overrides, flags.multirun))
+    register_resolvers()
+    sys.argv = [sys.argv[0], *argv]
+
+    def task(cfg: DictConfig) -> None:
+        folder = hydra_folder()
+        try:
+            exit_on_user_error(lambda: job(job_config(cfg, texts, folder)))
+        except SystemExit:
+            drop_unused(folder)  # a job refused before it wrote anything leaves no folder
+            raise
+
+    hydra.main(config_path=str(CONFIG_DIR), config_name=config_name, version_base="1.3")(task)()
+
+
+def _bare_cfg(argv: list[str]) -> list[str]:
+    """``--cfg`` alone (this project's older spelling) means Hydra's ``--cfg job --resolve``."""
+    out: list[str] = []
+    for i, arg in enumerate(argv):
+        out.append(arg)
+        following = argv[i + 1] if i + 1 < len(argv) else ""
+        if arg in ("--cfg", "-c") and following not in ("job", "hydra", "all"):
+            out += ["job", "--resolve"]
+    return out
+
+
+def _runs_jobs(flags: argparse.Namespace) -> bool:
+    """Whether the command line runs the job (not --help, --cfg, --info, --shell-completion)."""
+    shows = (flags.help, flags.hydra_help, flags.cfg, flags.info, flags.shell_completion)
+    other = (flags.config_path, flags.config_name, flags.config_dir, flags.experimental_rerun)
+    return not any(shows) and not any(other)
+
+
+def check_overrides(config_name: str, overrides: list[str], multirun: bool) -> None:
+    """Compose and validate the config of each job the overrides describe; raise UserError.
+
+    With ``-m`` a sweep (``seed=0,1,2``, ``model=minilm,bert_base``) is expanded and each
+    combination checked (up to ``MAX_CHECKED``), so a typo stops the sweep before its first
+    job. Hydra's own keys (``hydra.*``) and non-enumerable sweeps are left to Hydra.
+    """
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except HydraException as err:
+        raise UserError(one_line(err)) from err
+    if not multirun:
+        load_config([str(o.input_line) for o in parsed if not o.is_hydra_override()], config_name)
         return
-    show = "--cfg" in argv
-    overrides = [a for a in argv if a != "--cfg"]
+    choices = []
+    for override in parsed:
+        if override.is_hydra_override():
+            continue
+        if override.is_discrete_sweep():
+            key = override.get_key_element()
+            choices.append([f"{key}={v}" for v in override.sweep_string_iterator()])
+        elif not override.is_sweep_override():
+            choices.append([str(override.input_line)])
+    for combination in itertools.islice(itertools.product(*choices), MAX_CHECKED):
+        load_config(list(combination), config_name)
 
-    def main() -> None:
-        cfg = load_config(overrides, config_name)
-        for key, value in texts.items():  # a literal: OmegaConf's escape keeps ${ as typed
-            cfg[key] = value.replace("${", "\\${")
-        if show:
-            print(to_yaml(cfg), end="")
-            return
-        setup_logging()
-        job(cfg)
 
-    exit_on_user_error(main)
+def job_config(cfg: DictConfig, texts: dict[str, str], folder: Path | None) -> DictConfig:
+    """Hydra's config for the job: resolved, validated, free text set, output_dir = its folder."""
+    cfg = finish_config(cfg)
+    for key, value in texts.items():  # a literal: OmegaConf's escape keeps ${ as typed
+        cfg[key] = value.replace("${", "\\${")
+    if folder is not None and "output_dir" in cfg:
+        cfg.output_dir = str(folder)
+    setup_logging()
+    return cfg

@@ -1,8 +1,7 @@
-"""Compose the Hydra config from ``configs/`` plus command-line overrides, and validate it.
+"""The Hydra config of ``configs/``: composed, resolved and validated before anything runs.
 
-We use Hydra's compose API rather than ``@hydra.main`` so that a bad override becomes one
-clear line (``@hydra.main`` prints a multi-line report) and so that results land in the
-folder the command runs from, not in a folder Hydra changes into.
+The run_*.py scripts get it from ``@hydra.main`` (evidence_ft.cli); ``load_config`` composes
+the same config with Hydra's compose API, for code and tests that call a job as a function.
 """
 
 from __future__ import annotations
@@ -35,9 +34,17 @@ def load_config(overrides: list[str] | None = None, config_name: str = "train") 
     try:
         with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
             cfg = compose(config_name=config_name, overrides=list(overrides or []))
-        OmegaConf.resolve(cfg)
     except (HydraException, OmegaConfBaseException) as err:
-        raise UserError(_one_line(err) + "  (list the keys with --cfg)") from err
+        raise UserError(one_line(err) + "  (list the keys with --cfg job)") from err
+    return finish_config(cfg)
+
+
+def finish_config(cfg: DictConfig) -> DictConfig:
+    """Resolve every interpolation and validate (``validate``); errors are one-line UserErrors."""
+    try:
+        OmegaConf.resolve(cfg)
+    except OmegaConfBaseException as err:
+        raise UserError(one_line(err) + "  (list the keys with --cfg job)") from err
     validate(cfg)
     return cfg
 
@@ -241,7 +248,7 @@ def to_yaml(cfg: DictConfig) -> str:
     return OmegaConf.to_yaml(cfg, resolve=True)
 
 
-def _one_line(err: BaseException) -> str:
+def one_line(err: BaseException) -> str:
     """Hydra/OmegaConf messages span lines (and repeat the key); fold them into one."""
     text = str(err).split("Config search path")[0]
     parts = [line.strip() for line in text.splitlines() if line.strip()]

@@ -38,7 +38,6 @@ from evidence_ft.checkpoints import (
     resolve_checkpoint,
     training_run_id,
 )
-from evidence_ft.cli import fresh_output_folder
 from evidence_ft.config import EVAL_SPLITS
 from evidence_ft.errors import UserError
 from evidence_ft.metrics import (
@@ -48,6 +47,7 @@ from evidence_ft.metrics import (
     scored_metrics,
 )
 from evidence_ft.report import aligned
+from evidence_ft.run_folder import fresh_folder
 from evidence_ft.serving import evidence_probability
 
 log = logging.getLogger(__name__)
@@ -226,7 +226,7 @@ def format_report(report: dict[str, Any]) -> str:
 def output_folder(cfg: DictConfig) -> Path:
     """``output_dir``, or a fresh ``outputs/eval/<date>/<time>`` no other command shares."""
     if not cfg.output_dir:
-        return fresh_output_folder("eval")
+        return fresh_folder("outputs/eval")
     path = Path(cfg.output_dir).absolute()
     path.mkdir(parents=True, exist_ok=True)
     return path

@@ -32,7 +32,6 @@ from tqdm.auto import tqdm
 
 from evidence_ft import tracking
 from evidence_ft.checkpoints import CHECKPOINT_HINT
-from evidence_ft.cli import fresh_output_folder
 from evidence_ft.errors import UserError
 from evidence_ft.inference import (
     CRITERION_TO_SYMPTOM,
@@ -44,6 +43,7 @@ from evidence_ft.inference import (
 from evidence_ft.post_inputs import iter_posts_input
 from evidence_ft.post_report import post_profiles, profile_table, render_html
 from evidence_ft.report import aligned
+from evidence_ft.run_folder import fresh_folder
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ def output_folder(cfg: DictConfig) -> Path:
                 "overwritten: name a new folder or leave output_dir empty"
             )
         return path
-    return fresh_output_folder("predict")  # claimed empty: staged() fills it at the end
+    return fresh_folder("outputs/predict")  # claimed empty: staged() fills it at the end
 
 
 @contextmanager

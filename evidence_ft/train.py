@@ -7,14 +7,11 @@ python run_train.py resume=outputs/<date>/<time> # continue a stopped run from i
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
 import os
-import socket
 from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,17 +19,13 @@ import mlflow
 import numpy as np
 import pandas as pd
 from accelerate import PartialState
-from accelerate.utils import broadcast_object_list
 from datasets import DatasetDict
-from omegaconf import DictConfig, OmegaConf, open_dict
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf import DictConfig, OmegaConf
 from transformers import DataCollatorWithPadding, EarlyStoppingCallback, set_seed
-from transformers.trainer import TRAINER_STATE_NAME
-from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from evidence_ft import data, plots, serving, tracking
 from evidence_ft.card import model_card
-from evidence_ft.config import to_yaml, validate
+from evidence_ft.config import to_yaml
 from evidence_ft.errors import UserError
 from evidence_ft.evaluation import build_report
 from evidence_ft.metrics import (
@@ -42,14 +35,20 @@ from evidence_ft.metrics import (
     positive_probability,
 )
 from evidence_ft.modeling import load_model, load_tokenizer
+from evidence_ft.run_folder import (
+    RUN_FILE,
+    last_checkpoint,
+    log_hydra_record,
+    read_claim,
+    run_dir,
+    write_run_file,
+)
 from evidence_ft.trainer import FocalLossTrainer, build_training_args, show_progress
 
 log = logging.getLogger(__name__)
 
 # The sentence of the logged model's input example (written for it; never a dataset sentence).
 EXAMPLE_SENTENCE = "I have barely slept for weeks and wake up at 4 am every night."
-# In every run folder: who claimed it (host, pid) and, once it starts, its MLflow run.
-RUN_FILE = "run.json"
 
 
 @dataclass
@@ -76,150 +75,6 @@ def distributed_state(cfg: DictConfig) -> PartialState:
             "training.use_cpu=true to train data-parallel on CPUs (gloo)"
         )
     return state
-
-
-def run_dir(cfg: DictConfig, state: PartialState, resume: str | None = None) -> Path:
-    """A folder of this run's own, the same on every process; ``resume`` reuses its folder.
-
-    ``cfg.output_dir`` must be absent or empty; by default ``outputs/<date>/<time>`` under the
-    cwd, with ``-1``, ``-2``... when another run took that second. The main process creates
-    it atomically and tells the others (a UserError is raised on every process).
-    """
-    chosen: list[Any] = [None]
-    if state.is_main_process:
-        try:
-            chosen = [
-                str(Path(resume).absolute()) if resume else str(claim_run_dir(cfg.output_dir))
-            ]
-        except UserError as err:
-            chosen = [err]
-    if state.num_processes > 1:
-        broadcast_object_list(chosen)
-    if isinstance(chosen[0], UserError):
-        raise chosen[0]
-    return Path(chosen[0])
-
-
-def claim_run_dir(output_dir: str, base: str = "outputs") -> Path:
-    """Create a new run folder: ``output_dir`` (new or empty) or ``<base>/<date>/<time>[-n]``.
-
-    mkdir and an exclusive run.json fail where another command got there first.
-    """
-    taken = UserError(
-        f"output_dir={output_dir} already holds files (another run's?); choose a new "
-        "folder, remove it, or continue a stopped run with resume=<that folder>"
-    )
-    if output_dir:
-        path = Path(output_dir).absolute()
-        try:
-            path.mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            raise UserError(f"output_dir={output_dir}: cannot create it ({err})") from err
-        if _abandoned_claim(path):  # a run that failed before it started, e.g. a bad key
-            (path / RUN_FILE).unlink()
-        if any(path.iterdir()):
-            raise taken
-    else:
-        now = datetime.now()
-        parent = Path(base, f"{now:%Y-%m-%d}").absolute()
-        parent.mkdir(parents=True, exist_ok=True)
-        for n in itertools.count():
-            path = parent / (f"{now:%H-%M-%S}" + (f"-{n}" if n else ""))
-            try:
-                path.mkdir()
-                break
-            except FileExistsError:
-                continue
-    try:
-        with (path / RUN_FILE).open("x", encoding="utf-8") as claim:
-            json.dump(tracking.process_tags(), claim)
-    except FileExistsError:
-        raise taken from None
-    return path
-
-
-def _abandoned_claim(path: Path) -> bool:
-    """Whether ``path`` holds nothing but the run.json of a dead process that never ran."""
-    if [p.name for p in path.iterdir()] != [RUN_FILE]:
-        return False
-    info = read_run_file(path)
-    return bool(info) and "run_id" not in info and not tracking.owner_alive(info)
-
-
-def write_run_file(out: Path, run_id: str, uri: str) -> None:
-    """Record the MLflow run of this folder (for resume=) with the process that owns it."""
-    info = {**tracking.process_tags(), "run_id": run_id, "tracking_uri": uri}
-    tmp = out / f".{RUN_FILE}.tmp"
-    tmp.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(out / RUN_FILE)  # atomic: a kill leaves the old file or the new one
-
-
-def last_checkpoint(folder: Path) -> Path | None:
-    """The newest complete ``checkpoints/checkpoint-<step>`` (its trainer state is written last)."""
-    found = []
-    for ckpt in (folder / "checkpoints").glob(f"{PREFIX_CHECKPOINT_DIR}-*"):
-        try:
-            json.loads((ckpt / TRAINER_STATE_NAME).read_text(encoding="utf-8"))
-            found.append((int(ckpt.name.rsplit("-", 1)[1]), ckpt))
-        except (OSError, ValueError):  # no state yet, cut short by a kill, or a stray name
-            continue
-    return max(found)[1] if found else None
-
-
-def resume_config(folder: str, overrides: list[str]) -> DictConfig:
-    """The config of the run in ``folder``, set to continue it there (``resume=<folder>``).
-
-    Any other override is refused: a continued run must train exactly as it started.
-    """
-    path = Path(folder).expanduser().absolute()
-    others = [o for o in overrides if not o.startswith("resume=")]
-    if others:
-        raise UserError(
-            f"resume={folder} continues that run with its own config.yaml; drop {others[0]} "
-            "(or start a new run without resume=)"
-        )
-    if not (path / "config.yaml").is_file():
-        raise UserError(
-            f"resume={folder}: no config.yaml there; give a run folder that run_train.py made"
-        )
-    if (path / "metrics.json").exists():
-        raise UserError(f"resume={folder}: that run has finished (metrics.json); nothing to do")
-    if last_checkpoint(path) is None:
-        raise UserError(
-            f"resume={folder}: no complete checkpoint in {path / 'checkpoints'}; the run stopped "
-            "before its first save, so start it again without resume="
-        )
-    info = read_run_file(path)
-    here = info.get(tracking.HOST_TAG) == socket.gethostname()
-    if here and info.get(tracking.PID_TAG) != str(os.getpid()) and tracking.owner_alive(info):
-        raise UserError(
-            f"resume={folder}: process {info[tracking.PID_TAG]} on this machine is still running "
-            "that run; wait for it or stop it first"
-        )
-    try:
-        cfg = OmegaConf.load(path / "config.yaml")
-        assert isinstance(cfg, DictConfig)
-        with open_dict(cfg):
-            cfg.resume = str(path)
-            cfg.output_dir = str(path)
-            cfg.data.split_manifest = str(path / "split_manifest.json")
-            if info.get("tracking_uri"):  # the store it started in, whatever the cwd is now
-                cfg.tracking.uri = info["tracking_uri"]
-        if cfg.get("cv", {}).get("folds"):
-            raise UserError(f"resume={folder}: cross-validation runs cannot be resumed")
-    except (OmegaConfBaseException, AssertionError, AttributeError) as err:
-        raise UserError(f"resume={folder}: config.yaml is not a run config ({err})") from err
-    validate(cfg)
-    return cfg
-
-
-def read_run_file(folder: Path) -> dict[str, Any]:
-    """``run.json`` of a run folder ({} when absent or unreadable, e.g. an older run)."""
-    try:
-        info = json.loads((folder / RUN_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return {str(k): str(v) for k, v in info.items()} if isinstance(info, dict) else {}
 
 
 def refuse_resume_key(cfg: DictConfig) -> None:
@@ -444,7 +299,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     log.info("run folder: %s%s", out, f" (resuming from {checkpoint.name})" if checkpoint else "")
 
     # -- train, then evaluate the best checkpoint, inside one MLflow run (never left RUNNING)
-    previous = read_run_file(out).get("run_id") if resume else None
+    previous = read_claim(out).get("run_id") if resume else None
     if resume and not previous:
         log.warning("resume: %s has no MLflow run id (%s); starting a new run", out, RUN_FILE)
     run_context = _open_run(cfg, previous) if state.is_main_process else nullcontext()
@@ -455,6 +310,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
             write_run_file(out, run.info.run_id, store)  # type: ignore[union-attr]
             if not previous:  # a reopened run has them already (MLflow params are final)
                 log_run_metadata(cfg, prepared, decisions, state.num_processes)
+                log_hydra_record(out)
         trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
         trainer.remove_callback(EarlyStoppingCallback)  # it only watches validation F1
         metrics, test_frame = evaluate_best(trainer, prepared)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from evidence_ft.cli import free_text, fresh_output_folder
+from evidence_ft.cli import free_text
+from evidence_ft.run_folder import fresh_folder
 
 
 def test_two_commands_in_the_same_second_get_their_own_folders(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    folders = [fresh_output_folder("eval") for _ in range(3)]
+    folders = [fresh_folder("outputs/eval") for _ in range(3)]
     assert len(set(folders)) == 3
     assert all(f.is_dir() and not any(f.iterdir()) for f in folders)
     assert all(f.parent.parent == tmp_path / "outputs" / "eval" for f in folders)

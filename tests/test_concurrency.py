@@ -12,12 +12,11 @@ import pytest
 from accelerate import PartialState
 from mlflow.tracking import MlflowClient
 
-from evidence_ft import tracking
-from evidence_ft import train as train_module
+from evidence_ft import run_folder, tracking
 from evidence_ft.config import load_config
 from evidence_ft.errors import UserError
+from evidence_ft.run_folder import RUN_FILE, run_dir
 from evidence_ft.tracking import one_creator
-from evidence_ft.train import RUN_FILE, run_dir
 
 from .conftest import ROOT
 
@@ -83,7 +82,7 @@ def test_runs_started_in_the_same_second_get_their_own_folders(tmp_path, monkeyp
         def now(cls, tz=None):  # type: ignore[override]
             return datetime(2026, 1, 2, 3, 4, 5)
 
-    monkeypatch.setattr(train_module, "datetime", Frozen)
+    monkeypatch.setattr(run_folder, "datetime", Frozen)
     cfg = load_config(["data=sample"])
     folders = [run_dir(cfg, PartialState()) for _ in range(3)]
     assert [f.relative_to(tmp_path).as_posix() for f in folders] == [

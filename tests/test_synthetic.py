@@ -12,15 +12,16 @@ import pandas as pd
 import pytest
 
 from evidence_ft import synthetic
+from evidence_ft.data import SYMPTOMS
 from evidence_ft.synthetic import (
-    ANNOTATION_COLUMNS,
+    CSV_COLUMNS,
     REDSM5_POSITIVES,
     REDSM5_SHAPE,
-    SYMPTOMS,
     generate_corpus,
     generate_full_size,
     write_corpus,
 )
+from evidence_ft.synthetic.banks import load
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
@@ -49,7 +50,15 @@ def test_same_seed_same_corpus_other_seed_other_corpus() -> None:
 def test_columns_ids_and_types(sample: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     posts, ann = sample
     assert list(posts.columns) == ["post_id", "text"]
-    assert list(ann.columns) == ANNOTATION_COLUMNS
+    assert list(ann.columns) == CSV_COLUMNS
+    assert CSV_COLUMNS == [
+        "post_id",
+        "sentence_id",
+        "sentence_text",
+        "DSM5_symptom",
+        "status",
+        "explanation",
+    ]
     assert posts["post_id"].is_unique
     assert posts["post_id"].str.fullmatch(r"s_\d+_\d+").all()
     assert (ann["sentence_id"].str.rsplit("_", n=1).str[0] == ann["post_id"]).all()
@@ -154,3 +163,20 @@ def test_committed_sample_equals_the_documented_command(tmp_path: Path) -> None:
         assert (
             committed == (tmp_path / name).read_bytes()
         ), f"data/sample/{name} is stale: rerun `{' '.join(command)}`"
+
+
+def test_banks_cover_every_symptom_and_every_slot_they_use() -> None:
+    """The YAML banks ship with the package and are complete: a template naming a missing slot
+    or a symptom without sentences would only fail deep inside a seeded generation."""
+    banks = load()
+    for per_symptom in (banks.evidence, banks.absence, banks.criteria):
+        assert list(per_symptom) == SYMPTOMS
+    reasons = {reason for items in banks.absence.values() for reason, _ in items}
+    assert reasons == set(banks.explain_absence)
+    templates = [*banks.filler, *banks.short_posts, *banks.openers]
+    templates += [t for ts in banks.evidence.values() for t in ts]
+    templates += [t for items in banks.absence.values() for _, t in items]
+    templates += [v for vs in banks.slots.values() for v in vs]
+    used = {name.removesuffix("_cap") for t in templates for name in re.findall(r"\{(\w+)\}", t)}
+    assert used and used <= set(banks.slots), used - set(banks.slots)
+    assert all(isinstance(v, str) for vs in banks.slots.values() for v in vs)  # '2019' stays text

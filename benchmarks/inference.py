@@ -19,12 +19,10 @@ corpus's pair count (an estimate: scoring every post takes about half an hour on
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -33,9 +31,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from evidence_ft import data
-from evidence_ft.config import load_config
-from evidence_ft.inference import (
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks import common  # noqa: E402
+from evidence_ft import data  # noqa: E402
+from evidence_ft.config import load_config  # noqa: E402
+from evidence_ft.inference import (  # noqa: E402
     CHUNK_PAIRS,
     Predictor,
     iter_predictions,
@@ -43,8 +44,8 @@ from evidence_ft.inference import (
     post_chunks,
     sentence_rows,
 )
-from evidence_ft.modeling import DEFAULT_MODEL, load_model, load_tokenizer, save_tiny_model
-from evidence_ft.synthetic import generate_full_size
+from evidence_ft.modeling import load_model, load_tokenizer  # noqa: E402
+from evidence_ft.synthetic import generate_full_size  # noqa: E402
 
 GOALS = {"sorted_vs_unsorted": 1.5, "sorted_vs_loop": 0.9}
 
@@ -103,31 +104,16 @@ def plain_loop(predictor: Predictor, batches: list[Any]) -> None:
             predictor.model(**batch).logits.float().cpu()
 
 
-def timed(fn: Callable[[], Any]) -> tuple[float, float]:
-    """(wall seconds, process CPU seconds) of one call."""
-    wall, cpu = time.perf_counter(), time.process_time()
-    fn()
-    return time.perf_counter() - wall, time.process_time() - cpu
-
-
 def run(args: argparse.Namespace, say: Callable[[str], None] = print) -> dict[str, Any]:
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    common.quiet(args.threads)
     corpus = data.read_posts(args.input) if args.input else generate_full_size(args.seed)[0]
     posts = corpus.sample(n=min(args.posts, len(corpus)), random_state=args.seed)
     with tempfile.TemporaryDirectory(prefix="evidence_bench_") as tmp:
-        name = args.model or (str(save_tiny_model(Path(tmp) / "tiny")) if args.quick else None)
-        predictor = build_predictor(name or DEFAULT_MODEL)
+        predictor = build_predictor(common.model_name(args, Path(tmp)))
     k = sum(c != "SPECIAL_CASE" for c in predictor.criteria)
     pairs = len(sentence_rows(posts)) * k
     corpus_pairs = len(sentence_rows(corpus)) * k
-    say(
-        f"machine: {os.cpu_count()} CPUs, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} torch threads, GPU: "
-        f"{torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'none'}; "
-        f"load average {os.getloadavg()[0]:.2f}"
-    )
+    say(common.machine_line(common.machine(), os.getloadavg()[0]))
     say(
         f"workload: {len(posts)} of {len(corpus)} posts of "
         f"{args.input or 'the full-size synthetic corpus'} (seed {args.seed}) -> {pairs} pairs "
@@ -149,7 +135,7 @@ def run(args: argparse.Namespace, say: Callable[[str], None] = print) -> dict[st
     times: dict[str, list[tuple[float, float]]] = {name: [] for name in variants}
     for r in range(args.rounds):
         for name, fn in variants.items():  # interleaved, so drift hits every variant alike
-            times[name].append(timed(fn))
+            times[name].append(common.timed(fn)[1:])
         say(
             f"round {r + 1}/{args.rounds}: "
             + ", ".join(f"{n} {pairs / t[-1][0]:.1f} pairs/s" for n, t in times.items())
@@ -193,25 +179,18 @@ def run(args: argparse.Namespace, say: Callable[[str], None] = print) -> dict[st
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="tiny random model, smoke mode")
-    parser.add_argument("--model", help=f"model.name_or_path (default {DEFAULT_MODEL})")
+    parser = common.parser(__doc__, quick="tiny random model, smoke mode")
     parser.add_argument("--posts", type=int, help="posts drawn from the corpus (default 24)")
     parser.add_argument("--rounds", type=int, help="interleaved rounds (default 3)")
     parser.add_argument("--batch-size", type=int, default=64, help="pairs per forward pass")
-    parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
-    parser.add_argument("--seed", type=int, default=0, help="corpus and post-sample seed")
     parser.add_argument(
         "--input", help="a posts CSV (post_id,text) to draw posts from instead of the corpus"
     )
-    parser.add_argument("--json", type=Path, help="also write every figure to this file")
     args = parser.parse_args(argv)
     args.posts = args.posts or (3 if args.quick else 24)
     args.rounds = args.rounds or (1 if args.quick else 3)
-    info = run(args)
-    if args.json:
-        args.json.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    common.write_json(args.json, run(args))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -25,15 +25,14 @@ import argparse
 import functools
 import statistics
 import sys
-import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.common import ROOT, timed  # noqa: E402
 from evidence_ft.data import read_annotations, read_posts  # noqa: E402
 from evidence_ft.sentences import (  # noqa: E402
     BlockSpans,
@@ -167,10 +166,8 @@ def cases_right(split: Splitter) -> int:
     return sum([seg.text for seg in split(text)] == want for text, want in CASES)
 
 
-def timed(split: Splitter, posts: Sequence[str]) -> tuple[float, int]:
-    start = time.perf_counter()
-    count = sum(len(split(p)) for p in posts)
-    return time.perf_counter() - start, count
+def segment_count(split: Splitter, posts: Sequence[str]) -> int:
+    return sum(len(split(p)) for p in posts)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -191,7 +188,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     counts: dict[str, int] = {}
     for _ in range(args.runs):  # interleaved so that every row sees the same machine load
         for name, fn in split.items():
-            took, counts[name] = timed(fn, corpus)
+            counts[name], took, _ = timed(functools.partial(segment_count, fn, corpus))
             seconds[name].append(took)
 
     head = "| splitter | " + " | ".join(f"exact segments, {k}" for k in sets)

@@ -54,3 +54,16 @@ def test_splitter_benchmark_prints_its_table():
     assert done.returncode == 0, done.stderr[-2000:]
     assert "| splitter |" in done.stdout
     assert "| spacy sentencizer + wrapper |" in done.stdout.lower()
+
+
+def test_split_balance_prints_one_row_per_method():
+    done = subprocess.run(
+        [sys.executable, "benchmarks/split_balance.py", "--seeds", "2", "--methods", "iterative"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("full-size synthetic corpus (seed 0): 1092 posts with pairs")
+    assert "mean_deviation_pct" in done.stdout and "\niterative " in done.stdout

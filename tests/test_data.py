@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from transformers import AutoTokenizer, DataCollatorWithPadding
 
-from evidence_ft import data, split_check
+from benchmarks import split_balance as split_check
+from evidence_ft import data
 from evidence_ft.errors import UserError
 from evidence_ft.modeling import DEFAULT_MODEL, resolve_model_path
 

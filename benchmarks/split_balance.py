@@ -1,7 +1,7 @@
 """How well a post split keeps each symptom's positives in proportion, over many seeds.
 
-python -m evidence_ft.split_check                  # full-size synthetic corpus, 20 seeds
-python -m evidence_ft.split_check --seeds 5 --methods iterative
+python benchmarks/split_balance.py                  # full-size synthetic corpus, 20 seeds
+python benchmarks/split_balance.py --seeds 5 --methods iterative
 
 Measures, per method, on the full-size synthetic ReDSM5 corpus: the mean relative deviation of
 each symptom's positive pairs per split from its expected share (ratio x total), the range of
@@ -15,15 +15,19 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 import time
 import warnings
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 
-from evidence_ft import data, synthetic
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from evidence_ft import data, synthetic  # noqa: E402
 
 Splitter = Callable[[pd.DataFrame, Sequence[float], int], dict[str, list[str]]]
 

@@ -1,26 +1,24 @@
-"""Speed benchmark: ratios measured in one run on one machine, on a full-size synthetic corpus.
+"""Training speed: ratios measured in one run on one machine, on a full-size synthetic corpus.
 
-python -m evidence_ft.bench                      # MiniLM, the figures in docs/PERFORMANCE.md
-python -m evidence_ft.bench --quick              # smoke mode: tiny random model, few steps
-python -m evidence_ft.bench --steps 40 --rounds 3 --json bench.json
+python benchmarks/training.py                      # MiniLM, the figures in docs/PERFORMANCE.md
+python benchmarks/training.py --quick              # smoke mode: tiny random model, few steps
+python benchmarks/training.py --steps 40 --rounds 3 --json bench.json
 
 It writes a corpus with ReDSM5's published shape (``evidence_ft.synthetic``) to a temp folder,
 then measures: [a] FocalLossTrainer (built by ``train.build_trainer``) against a plain PyTorch
 loop over the same model and the same batches; [b] epoch time with dynamic padding against
 padding every pair to 512 and to 128 tokens, plus the other data-loading knobs; [c] the time to
 build the DatasetDict from the CSVs; [d] evaluation throughput; [e] GPU figures, only where
-CUDA is present. Nothing is logged to MLflow.
+CUDA is present. Nothing is logged to MLflow. The set-up is in ``training_setup.py``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import statistics
+import sys
 import tempfile
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -28,172 +26,14 @@ from typing import Any
 
 import torch
 from datasets import DatasetDict
-from transformers import DataCollatorWithPadding, TrainerCallback, get_linear_schedule_with_warmup
-from transformers.trainer_callback import PrinterCallback
+from transformers import DataCollatorWithPadding
 
-from evidence_ft import synthetic
-from evidence_ft.config import load_config
-from evidence_ft.losses import focal_loss
-from evidence_ft.modeling import DEFAULT_MODEL, load_model, load_tokenizer, save_tiny_model
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-# Timing only: no evaluation, checkpoints or MLflow inside the measured loops.
-BENCH_OVERRIDES = [
-    "training.report_to=[]",
-    "training.eval_strategy=no",
-    "training.save_strategy=no",
-    "training.load_best_model_at_end=false",
-]
+from benchmarks import common  # noqa: E402
+from benchmarks.training_setup import Bench, plain_loop, rate  # noqa: E402
+
 GOALS = {"trainer_vs_loop": 0.90, "vs_pad512": 15.0, "vs_pad128": 2.0, "build_s": 5.0}
-
-
-def sync() -> None:
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-
-
-class StepClock(TrainerCallback):
-    """Wall-clock time at the start of training and after every optimizer step."""
-
-    def __init__(self) -> None:
-        self.times: list[float] = []
-
-    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        sync()
-        self.times = [time.perf_counter()]
-
-    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        sync()
-        self.times.append(time.perf_counter())
-
-
-def rate(times: Sequence[float], batch: int, skip: int, upto: int | None = None) -> float:
-    """Samples per second over steps ``skip+1..upto`` (the first ``skip`` steps are warm-up)."""
-    upto = len(times) - 1 if upto is None else upto
-    return (upto - skip) * batch / (times[upto] - times[skip])
-
-
-class Bench:
-    """Shared set-up: the corpus, the composed config, the tokenized splits."""
-
-    def __init__(self, model: str, work: Path, seed: int, train_pairs: int | None) -> None:
-        from accelerate import PartialState
-
-        from evidence_ft.train import prepare_data
-
-        posts, annotations = synthetic.generate_full_size(seed)
-        synthetic.write_corpus(posts, annotations, work / "corpus")
-        self.corpus = {"posts": len(posts), "annotation_rows": len(annotations)}
-        self.work = work
-        self.base = [
-            f"data.posts_path={work / 'corpus' / 'redsm5_posts.csv'}",
-            f"data.annotations_path={work / 'corpus' / 'redsm5_annotations.csv'}",
-            f"model.name_or_path={model}",
-            f"output_dir={work / 'run'}",
-            *BENCH_OVERRIDES,
-        ]
-        self.cfg = load_config(self.base)
-        self.tokenizer = load_tokenizer(model)
-        self.state = PartialState()
-        self.build_times = []
-        for _ in range(3):
-            start = time.perf_counter()
-            self.prepared = prepare_data(self.cfg, self.tokenizer, self.state)
-            self.build_times.append(time.perf_counter() - start)
-        if train_pairs:  # a fixed subset, for --quick
-            datasets = dict(self.prepared.datasets)
-            datasets["train"] = datasets["train"].select(range(train_pairs))
-            self.prepared = replace(self.prepared, datasets=DatasetDict(datasets))
-        self.batch = int(self.cfg.training.per_device_train_batch_size)
-        self.n_train = len(self.prepared.datasets["train"])
-
-    def trainer(self, overrides: Sequence[str], prepared: Any = None, collator: Any = None) -> Any:
-        from transformers import set_seed
-
-        from evidence_ft.train import build_trainer
-
-        cfg = load_config([*self.base, *overrides])
-        set_seed(cfg.seed)
-        trainer, _ = build_trainer(
-            cfg, prepared or self.prepared, self.tokenizer, self.work / "run"
-        )
-        trainer.remove_callback(PrinterCallback)
-        if collator is not None:
-            trainer.data_collator = collator
-        return trainer
-
-    def training_args(self, overrides: Sequence[str]) -> Any:
-        """The TrainingArguments the Trainer would get (for the plain loop's hyperparameters)."""
-        from omegaconf import OmegaConf
-
-        from evidence_ft.trainer import build_training_args
-
-        cfg = load_config([*self.base, *overrides])
-        training = OmegaConf.to_container(cfg.training, resolve=True)
-        return build_training_args(training, str(self.work / "run"), cfg.seed)[0]  # type: ignore[arg-type]
-
-    def train_times(self, overrides: Sequence[str], **kwargs: Any) -> list[float]:
-        """Step times of ``trainer.train()`` with ``overrides`` on top of the default config."""
-        trainer = self.trainer(overrides, **kwargs)
-        clock = StepClock()
-        trainer.add_callback(clock)
-        trainer.train()
-        return clock.times
-
-    def epoch(self, overrides: Sequence[str] = ()) -> tuple[float, list[float]]:
-        """One full epoch through the Trainer: (seconds, step times)."""
-        times = self.train_times(["training.num_train_epochs=1", *overrides])
-        return times[-1] - times[0], times
-
-    def fixed_pad_epoch(self, length: int, steps: int) -> float:
-        """Epoch seconds with every pair padded to ``length``: every step has the same shape,
-        so (time per sample over steps 2..steps) x train pairs is the epoch time."""
-        collator = DataCollatorWithPadding(self.tokenizer, padding="max_length", max_length=length)
-        times = self.train_times([f"training.max_steps={steps}"], collator=collator)
-        return self.n_train / rate(times, self.batch, skip=1)
-
-
-def plain_loop(bench: Bench, dataset: Any, steps: int, args: Any) -> list[float]:
-    """A hand-written loop over the same model, batches, loss, optimizer and schedule."""
-    from torch.utils.data import DataLoader
-    from transformers import set_seed
-
-    cfg = bench.cfg
-    set_seed(cfg.seed)
-    device = args.device
-    model = load_model(cfg.model.name_or_path, cfg.model.attn_implementation).to(device)
-    model.train()
-    columns = ("input_ids", "token_type_ids", "attention_mask", "label")
-    keep = [c for c in columns if c in dataset.column_names]
-    loader = DataLoader(
-        dataset.select_columns(keep),
-        batch_size=bench.batch,
-        shuffle=False,
-        collate_fn=DataCollatorWithPadding(bench.tokenizer),
-    )
-    decay = [p for p in model.parameters() if p.ndim >= 2]
-    no_decay = [p for p in model.parameters() if p.ndim < 2]
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay}],
-        lr=args.learning_rate,
-        weight_decay=0.0,
-        fused=args.optim == "adamw_torch_fused",
-    )
-    schedule = get_linear_schedule_with_warmup(optimizer, args.get_warmup_steps(steps), steps)
-    alpha = torch.tensor(bench.prepared.alpha, device=device)
-    sync()
-    times = [time.perf_counter()]
-    for _, batch in zip(range(steps), loader):
-        batch = {k: v.to(device) for k, v in batch.items()}
-        labels = batch.pop("labels")
-        loss = focal_loss(model(**batch).logits, labels, alpha=alpha, gamma=cfg.loss.gamma)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), args.max_grad_norm)
-        optimizer.step()
-        schedule.step()
-        optimizer.zero_grad(set_to_none=True)
-        sync()
-        times.append(time.perf_counter())
-    return times
 
 
 def trainer_vs_loop(bench: Bench, steps: int, rounds: int, skip: int) -> dict[str, float]:
@@ -209,6 +49,7 @@ def trainer_vs_loop(bench: Bench, steps: int, rounds: int, skip: int) -> dict[st
         "training.bf16=false",
         "training.fp16=false",
     ]
+    args = bench.trainer(fixed).args  # the loop's hyperparameters: the Trainer's own
     seconds = {"trainer": 0.0, "loop": 0.0}
     samples = (steps - skip) * bench.batch * rounds
     for r in range(rounds):
@@ -216,7 +57,7 @@ def trainer_vs_loop(bench: Bench, steps: int, rounds: int, skip: int) -> dict[st
             if who == "trainer":
                 times = bench.train_times(fixed, prepared=prepared)
             else:
-                times = plain_loop(bench, shuffled, steps, bench.training_args(fixed))
+                times = plain_loop(bench, shuffled, steps, args)
             seconds[who] += times[-1] - times[skip]
     return {
         "trainer_samples_per_s": samples / seconds["trainer"],
@@ -308,56 +149,22 @@ def gpu(bench: Bench, skip: int) -> dict[str, dict[str, float]]:
     return out
 
 
-def machine() -> dict[str, Any]:
-    import transformers
-
-    model = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpus": os.cpu_count(),
-        "cpu_model": model,
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-    }
-
-
-def timed(say: Callable[[str], None], what: str, fn: Callable[[], Any]) -> Any:
-    start = time.perf_counter()
-    result = fn()
-    say(f"   ({what} took {time.perf_counter() - start:.0f} s)")
+def stage(say: Callable[[str], None], what: str, fn: Callable[[], Any]) -> Any:
+    """Run one measurement and say how long it took."""
+    result, wall, _ = common.timed(fn)
+    say(f"   ({what} took {wall:.0f} s)")
     return result
 
 
 def run(args: argparse.Namespace, say: Callable[[str], None] = print) -> dict[str, Any]:
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    import datasets
-    import transformers
-
-    datasets.disable_progress_bars()
-    transformers.utils.logging.set_verbosity_error()
-    transformers.utils.logging.disable_progress_bar()
+    common.quiet(args.threads)
     skip = 1 if args.quick else 2
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    info: dict[str, Any] = {"machine": machine(), "load_start": os.getloadavg()[0]}
+    info: dict[str, Any] = {"machine": common.machine(), "load_start": os.getloadavg()[0]}
     m = info["machine"]
-    say(
-        f"machine: {m['cpus']} CPUs ({m['cpu_model']}), torch {m['torch']}, transformers "
-        f"{m['transformers']}, {m['torch_threads']} torch threads, GPU: {m['cuda'] or 'none'}; "
-        f"load average {info['load_start']:.2f}"
-    )
+    say(common.machine_line(m, info["load_start"]))
     with tempfile.TemporaryDirectory(prefix="evidence_bench_") as tmp:
         work = Path(tmp)
-        model = args.model or (str(save_tiny_model(work / "tiny")) if args.quick else DEFAULT_MODEL)
+        model = common.model_name(args, work)
         bench = Bench(model, work, args.seed, args.train_pairs)
         sizes = {k: len(v) for k, v in bench.prepared.datasets.items()}
         lengths = [len(x) for x in bench.prepared.datasets["train"]["input_ids"]]
@@ -368,7 +175,7 @@ def run(args: argparse.Namespace, say: Callable[[str], None] = print) -> dict[st
             f"average (max {max(lengths)}); model {model}; batch {bench.batch}"
         )
 
-        a = timed(say, "[a]", lambda: trainer_vs_loop(bench, args.steps, args.rounds, skip))
+        a = stage(say, "[a]", lambda: trainer_vs_loop(bench, args.steps, args.rounds, skip))
         info["a"] = a
         say(
             f"[a] trainer vs plain loop throughput: {a['ratio']:.2f}x (goal >= "
@@ -378,7 +185,7 @@ def run(args: argparse.Namespace, say: Callable[[str], None] = print) -> dict[st
         )
 
         pad_steps = {512: args.pad512_steps, 128: args.pad128_steps}
-        b = timed(say, "[b]", lambda: padding(bench, args.steps, pad_steps, skip))
+        b = stage(say, "[b]", lambda: padding(bench, args.steps, pad_steps, skip))
         info["b"] = b
         say(
             f"[b] epoch seconds: dynamic padding {b['epoch_dynamic_s']:.1f} (random order), "
@@ -411,7 +218,7 @@ def run(args: argparse.Namespace, say: Callable[[str], None] = print) -> dict[st
             f"first call (goal < {GOALS['build_s']:g} s); {min(built):.2f} s best of {len(built)}"
         )
 
-        d = timed(say, "[d]", lambda: evaluation(bench))
+        d = stage(say, "[d]", lambda: evaluation(bench))
         info["d"] = d
         say(
             f"[d] evaluation throughput: {d['pairs_per_s']:.1f} pairs/s ({d['pairs']} pairs, "
@@ -419,7 +226,7 @@ def run(args: argparse.Namespace, say: Callable[[str], None] = print) -> dict[st
         )
 
         if torch.cuda.is_available():
-            e = timed(say, "[e]", lambda: gpu(bench, skip))
+            e = stage(say, "[e]", lambda: gpu(bench, skip))
             info["e"] = e
             base = e["plain fp32"]
             for name, got in e.items():
@@ -438,17 +245,12 @@ def run(args: argparse.Namespace, say: Callable[[str], None] = print) -> dict[st
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="tiny random model, few steps")
-    parser.add_argument("--model", help=f"model.name_or_path (default {DEFAULT_MODEL})")
+    parser = common.parser(__doc__, quick="tiny random model, few steps")
     parser.add_argument("--steps", type=int, help="timed steps per run for [a] and the knobs")
     parser.add_argument("--rounds", type=int, help="alternating trainer/loop rounds for [a]")
     parser.add_argument("--pad512-steps", type=int, help="steps timed at 512 tokens")
     parser.add_argument("--pad128-steps", type=int, help="steps timed at 128 tokens")
-    parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     parser.add_argument("--train-pairs", type=int, help="use only the first N train pairs")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic corpus")
-    parser.add_argument("--json", type=Path, help="also write every figure to this file")
     args = parser.parse_args(argv)
     defaults = (
         {
@@ -468,9 +270,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     for key in ("steps", "pad512_steps", "pad128_steps"):
         if getattr(args, key) < 3:
             parser.error(f"--{key.replace('_', '-')} must be >= 3 (warm-up steps are excluded)")
-    info = run(args)
-    if args.json:
-        args.json.write_text(json.dumps(info, indent=2, default=str) + "\n", encoding="utf-8")
+    common.write_json(args.json, run(args))
 
 
 if __name__ == "__main__":

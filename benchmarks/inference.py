@@ -67,7 +67,7 @@ def chunk_pairs(predictor: Predictor, posts: pd.DataFrame) -> Iterator[tuple[lis
         yield firsts, np.repeat(sentences["sentence"].to_numpy(), len(texts)).tolist()
 
 
-def padding(predictor: Predictor, posts: pd.DataFrame, batch_size: int) -> dict[str, float]:
+def padded_tokens(predictor: Predictor, posts: pd.DataFrame, batch_size: int) -> dict[str, float]:
     """Tokens per pair: the pairs' own, and as padded in sorted and in unsorted batches."""
     totals = {"real": 0.0, "sorted": 0.0, "unsorted": 0.0}
     n = 0
@@ -98,7 +98,7 @@ def loop_batches(predictor: Predictor, posts: pd.DataFrame, batch_size: int) -> 
     return batches
 
 
-def plain_loop(predictor: Predictor, batches: list[Any]) -> None:
+def plain_forward_loop(predictor: Predictor, batches: list[Any]) -> None:
     with torch.inference_mode():
         for batch in batches:
             predictor.model(**batch).logits.float().cpu()
@@ -121,7 +121,7 @@ def run(args: argparse.Namespace, say: Callable[[str], None] = print) -> dict[st
         f"make {corpus_pairs} pairs"
     )
     batches = loop_batches(predictor, posts, args.batch_size)
-    tokens = padding(predictor, posts, args.batch_size)
+    tokens = padded_tokens(predictor, posts, args.batch_size)
     say(
         "tokens per pair: {real:.1f} of its own; padded to {sorted:.1f} in sorted batches, "
         "{unsorted:.1f} in unsorted ones".format(**tokens)
@@ -129,7 +129,7 @@ def run(args: argparse.Namespace, say: Callable[[str], None] = print) -> dict[st
     variants: dict[str, Callable[[], Any]] = {
         "sorted": lambda: list(iter_predictions(predictor, [posts], args.batch_size)),
         "unsorted": lambda: list(iter_predictions(predictor, [posts], args.batch_size, sort=False)),
-        "loop": lambda: plain_loop(predictor, batches),
+        "loop": lambda: plain_forward_loop(predictor, batches),
     }
     variants["sorted"]()  # warm-up (first-call allocations, lazy init)
     times: dict[str, list[tuple[float, float]]] = {name: [] for name in variants}

@@ -31,7 +31,7 @@ from transformers import DataCollatorWithPadding
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import common  # noqa: E402
-from benchmarks.training_setup import Bench, plain_loop, rate  # noqa: E402
+from benchmarks.training_setup import Bench, plain_training_loop, rate  # noqa: E402
 
 GOALS = {"trainer_vs_loop": 0.90, "vs_pad512": 15.0, "vs_pad128": 2.0, "build_s": 5.0}
 
@@ -57,7 +57,7 @@ def trainer_vs_loop(bench: Bench, steps: int, rounds: int, skip: int) -> dict[st
             if who == "trainer":
                 times = bench.train_times(fixed, prepared=prepared)
             else:
-                times = plain_loop(bench, shuffled, steps, args)
+                times = plain_training_loop(bench, shuffled, steps, args)
             seconds[who] += times[-1] - times[skip]
     return {
         "trainer_samples_per_s": samples / seconds["trainer"],
@@ -68,7 +68,9 @@ def trainer_vs_loop(bench: Bench, steps: int, rounds: int, skip: int) -> dict[st
     }
 
 
-def padding(bench: Bench, steps: int, pad_steps: dict[int, int], skip: int) -> dict[str, float]:
+def padding_epochs(
+    bench: Bench, steps: int, pad_steps: dict[int, int], skip: int
+) -> dict[str, float]:
     """[b] Full epochs for dynamic padding (random / length-grouped); fixed pads extrapolated."""
     out: dict[str, float] = {}
     out["epoch_dynamic_s"], times = bench.epoch(["training.train_sampling_strategy=random"])
@@ -96,7 +98,7 @@ def padded_length(bench: Bench, strategy: str) -> float:
     return statistics.mean(b["input_ids"].shape[1] for b in trainer.get_train_dataloader())
 
 
-def evaluation(bench: Bench) -> dict[str, float]:
+def eval_throughput(bench: Bench) -> dict[str, float]:
     """[d] ``trainer.evaluate`` over validation + test; the second of two passes (warm)."""
     from datasets import concatenate_datasets
 
@@ -185,7 +187,7 @@ def run(args: argparse.Namespace, say: Callable[[str], None] = print) -> dict[st
         )
 
         pad_steps = {512: args.pad512_steps, 128: args.pad128_steps}
-        b = stage(say, "[b]", lambda: padding(bench, args.steps, pad_steps, skip))
+        b = stage(say, "[b]", lambda: padding_epochs(bench, args.steps, pad_steps, skip))
         info["b"] = b
         say(
             f"[b] epoch seconds: dynamic padding {b['epoch_dynamic_s']:.1f} (random order), "
@@ -218,7 +220,7 @@ def run(args: argparse.Namespace, say: Callable[[str], None] = print) -> dict[st
             f"first call (goal < {GOALS['build_s']:g} s); {min(built):.2f} s best of {len(built)}"
         )
 
-        d = stage(say, "[d]", lambda: evaluation(bench))
+        d = stage(say, "[d]", lambda: eval_throughput(bench))
         info["d"] = d
         say(
             f"[d] evaluation throughput: {d['pairs_per_s']:.1f} pairs/s ({d['pairs']} pairs, "

@@ -129,7 +129,7 @@ class Bench:
         return self.n_train / rate(times, self.batch, skip=1)
 
 
-def plain_loop(bench: Bench, dataset: Any, steps: int, args: Any) -> list[float]:
+def plain_training_loop(bench: Bench, dataset: Any, steps: int, args: Any) -> list[float]:
     """A hand-written loop over the same model, batches, loss, optimizer and schedule.
 
     ``args``: the TrainingArguments of a Trainer built for the same overrides, so that both

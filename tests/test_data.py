@@ -429,3 +429,18 @@ def test_bundled_sample_loads(tmp_path):
     assert set(pairs["symptom"]) == set(data.SYMPTOMS)
     assert counts["duplicates_dropped"] >= 1
     assert pairs.groupby("sentence_id")["symptom"].nunique().max() >= 2
+
+
+def test_the_data_package_reexports_every_public_name_of_its_modules():
+    # callers write data.make_pairs(...) whichever module of the package holds the function
+    from evidence_ft.data import files, pairs, schema, splits, trainer_inputs
+
+    for module in (files, pairs, schema, splits, trainer_inputs):
+        own = {
+            name
+            for name, value in vars(module).items()
+            if not name.startswith("_")
+            and (name.isupper() or getattr(value, "__module__", None) == module.__name__)
+        }
+        assert own and own <= set(data.__all__), (module.__name__, own - set(data.__all__))
+        assert all(getattr(data, name) is getattr(module, name) for name in own)

@@ -123,7 +123,7 @@ def cross_validate(cfg: DictConfig) -> dict[str, Any]:
     context = tracking.active_run(name, {"evidence_ft.job": "cv"}) if main else nullcontext()
     with context as parent:
         if main:
-            tracking.log_run_metadata(
+            tracking.log_config_and_environment(
                 to_yaml(cfg),
                 OmegaConf.to_container(cfg, resolve=True),  # type: ignore[arg-type]
                 files={"split_manifest.json": base, "data_counts.json": counts},

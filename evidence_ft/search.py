@@ -565,7 +565,7 @@ def search(cfg: DictConfig, overrides: list[str] | None = None) -> dict[str, Any
     tree["storage"] = shown
     tags = {**trials.runs.tags, **tracking.process_tags()}
     with tracking.active_run(f"search-{cfg.study_name}", tags=tags):
-        tracking.log_run_metadata(
+        tracking.log_config_and_environment(
             to_yaml(cfg).replace(cfg.storage, shown),
             tree,
             files={

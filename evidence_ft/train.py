@@ -191,7 +191,7 @@ def log_evaluation_plots(
     mlflow.log_artifacts(str(folder), "plots")
 
 
-def log_run_metadata(
+def log_training_setup(
     cfg: DictConfig, prepared: PreparedData, decisions: list[str], world_size: int
 ) -> None:
     """What MLflowCallback does not log: config, data counts, manifest, hardware, world size."""
@@ -202,7 +202,7 @@ def log_run_metadata(
         for k, v in OmegaConf.to_container(cfg, resolve=True).items()  # type: ignore[union-attr]
         if k not in ("training", "seed", "output_dir")
     }
-    tracking.log_run_metadata(
+    tracking.log_config_and_environment(
         to_yaml(cfg),
         tree,
         files={
@@ -309,7 +309,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
             store = tracking.resolve_uri(cfg.tracking.uri)
             write_run_file(out, run.info.run_id, store)  # type: ignore[union-attr]
             if not previous:  # a reopened run has them already (MLflow params are final)
-                log_run_metadata(cfg, prepared, decisions, state.num_processes)
+                log_training_setup(cfg, prepared, decisions, state.num_processes)
                 log_hydra_record(out)
         trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
         trainer.remove_callback(EarlyStoppingCallback)  # it only watches validation F1

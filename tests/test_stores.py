@@ -300,3 +300,24 @@ def test_run_train_with_an_unwritable_store_stops_in_one_line(tiny_bert, tmp_pat
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("error: tracking.uri=sqlite:////proc/mlflow.db: cannot write")
     assert not (tmp_path / "outputs").exists()
+
+
+def test_the_tracking_package_reexports_every_public_name_of_its_modules():
+    # callers write tracking.setup(...) whichever module of the package defines the name
+    import ast
+    import inspect
+
+    from evidence_ft.tracking import metadata, model, runs, shared, store
+
+    for module in (metadata, model, runs, shared, store):
+        tree = ast.parse(inspect.getsource(module))
+        defined = set()
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                defined.add(node.name)
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                defined |= {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+        own = {n for n in defined if not n.startswith("_") and n not in ("log", "T")}
+        assert own and own <= set(tracking.__all__), (module.__name__, own - set(tracking.__all__))
+        assert all(getattr(tracking, name) is getattr(module, name) for name in own)

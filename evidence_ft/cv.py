@@ -34,7 +34,7 @@ from evidence_ft import data, tracking
 from evidence_ft.config import to_yaml
 from evidence_ft.errors import UserError
 from evidence_ft.modeling import load_tokenizer
-from evidence_ft.report import aligned
+from evidence_ft.report import print_cv_summary as print_cv_summary  # run_train.py's import
 from evidence_ft.train import (
     build_trainer,
     distributed_state,
@@ -44,8 +44,6 @@ from evidence_ft.train import (
 )
 
 log = logging.getLogger(__name__)
-
-SHOWN = ("eval_f1", "eval_macro_f1", "eval_mcc", "test_f1", "test_macro_f1", "test_mcc")
 
 
 def fold_manifests(
@@ -81,10 +79,10 @@ def fold_manifests(
     return out
 
 
-def summarize(fold_metrics: list[dict[str, Any]]) -> tuple[dict[str, float], dict[str, float]]:
+def fold_mean_std(fold_metrics: list[dict[str, Any]]) -> tuple[dict[str, float], dict[str, float]]:
     """Mean and sample standard deviation (ddof=1) of each numeric metric over the folds.
 
-    >>> summarize([{"eval_f1": 0.5}, {"eval_f1": 0.7}])
+    >>> fold_mean_std([{"eval_f1": 0.5}, {"eval_f1": 0.7}])
     ({'eval_f1': 0.6}, {'eval_f1': 0.1414})
     """
     keys = [k for k in fold_metrics[0] if not ("runtime" in k or "per_second" in k)]
@@ -131,7 +129,7 @@ def cross_validate(cfg: DictConfig) -> dict[str, Any]:
             )
         for i, manifest in enumerate(manifests):
             results.append(_run_fold(cfg, i, manifest, tokenizer, out, state))
-        mean, std = summarize(results)
+        mean, std = fold_mean_std(results)
         summary = {"folds": results, "mean": mean, "std": std}
         if main:
             mlflow.log_metrics({f"cv_mean_{k}": v for k, v in mean.items()})
@@ -182,26 +180,3 @@ def _run_fold(
     if main:
         shutil.rmtree(fold_out / "checkpoints", ignore_errors=True)
     return metrics
-
-
-def format_cv(result: dict[str, Any]) -> str:
-    """Aligned table: mean, std and each fold's value of the main metrics."""
-    folds = result["folds"]
-    rows = [["metric", "mean", "std", *(f"fold {i}" for i in range(len(folds)))]]
-    for key in (*SHOWN, "decision_threshold"):
-        if key in result["mean"]:
-            values = [f"{m[key]:.4f}" for m in folds]
-            rows.append([key, f"{result['mean'][key]:.4f}", f"{result['std'][key]:.4f}", *values])
-    return aligned(rows)
-
-
-def print_cv_summary(result: dict[str, Any]) -> None:
-    """What ``run_train.py cv.folds=k`` prints at the end (main process only)."""
-    if not PartialState().is_main_process:
-        return
-    print()
-    print(format_cv(result))
-    print(f"run folder:  {result['run_dir']}  (cv_results.json, fold_<i>/split_manifest.json)")
-    if result.get("run_id"):
-        print(f"mlflow run:  {result['run_id']}  (one nested run per fold)")
-        print(f"browse runs: mlflow ui --backend-store-uri {result['tracking_uri']}")

@@ -46,7 +46,7 @@ from evidence_ft.metrics import (
     ranking_metrics,
     scored_metrics,
 )
-from evidence_ft.report import aligned
+from evidence_ft.report import format_eval_report
 from evidence_ft.run_folder import fresh_folder
 from evidence_ft.serving import evidence_probability
 
@@ -183,46 +183,6 @@ def flat_metrics(tree: dict[str, Any], prefix: str) -> dict[str, float]:
     return out
 
 
-def _f(value: Any) -> str:
-    return "-" if value is None else f"{value:.4f}"
-
-
-def format_report(report: dict[str, Any]) -> str:
-    """The terminal view: pair-level, per-symptom and post-level tables."""
-    t = report["decision_threshold"]
-    at_t = f"@{t:.4f}"
-    pair = report["pair_level"]
-    rows = [["pair level", "@0.5", at_t]]
-    for m in ("accuracy", "precision", "recall", "f1", "macro_f1", "mcc", "specificity"):
-        rows.append([m, _f(pair["at_0.5"][m]), _f(pair["at_threshold"][m])])
-    rows += [[m, _f(pair[m]), ""] for m in ("roc_auc", "pr_auc", "brier", "ece")]
-    for name, i, j in (("TN", 0, 0), ("FP", 0, 1), ("FN", 1, 0), ("TP", 1, 1)):
-        rows.append(
-            [name, *(str(pair[k]["confusion_matrix"][i][j]) for k in ("at_0.5", "at_threshold"))]
-        )
-    # "-": undefined (no positive pair, nothing predicted positive), never a fake 0
-    sym = [
-        ["per symptom", "pairs", "pos", "f1@0.5", f"f1{at_t}", "prec", "recall", "spec", "mcc"]
-        + ["roc_auc"]
-    ]
-    for name, r in report["per_symptom"].items():
-        tuned = r["at_threshold"] or {}
-        base = r["at_0.5"] or {}
-        sym.append(
-            [name, str(r["support"]), str(r["positives"]), _f(base.get("f1"))]
-            + [_f(tuned.get(k)) for k in ("f1", "precision", "recall", "specificity", "mcc")]
-            + [_f(r["roc_auc"])]
-        )
-    post = report["post_level"]
-    posts = [["post level", "posts", "f1@0.5", f"f1{at_t}"]]
-    for name in data.SYMPTOMS:
-        a, b = post["at_0.5"]["per_symptom"][name], post["at_threshold"]["per_symptom"][name]
-        posts.append([name, str(a["support"]), _f(a["f1"]), _f(b["f1"])])
-    for m in ("micro_f1", "macro_f1"):
-        posts.append([m, "", _f(post["at_0.5"][m]), _f(post["at_threshold"][m])])
-    return "\n\n".join(aligned(r) for r in (rows, sym, posts))
-
-
 def output_folder(cfg: DictConfig) -> Path:
     """``output_dir``, or a fresh ``outputs/eval/<date>/<time>`` no other command shares."""
     if not cfg.output_dir:
@@ -298,7 +258,7 @@ def evaluate(
         + "data {name}: posts {posts_path}, annotations {annotations_path}, "
         "criteria {criteria_path}".format(**report["data"])
     )
-    table = header + "\n\n" + format_report(report)
+    table = header + "\n\n" + format_eval_report(report)
     (out / "table.txt").write_text(table + "\n", encoding="utf-8")
     print(table)
     print(f"\nreport folder: {out}  (report.json, predictions.csv, table.txt, plots/)")

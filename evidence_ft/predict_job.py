@@ -42,7 +42,7 @@ from evidence_ft.inference import (
 )
 from evidence_ft.post_inputs import iter_posts_input
 from evidence_ft.post_report import post_profiles, profile_table, render_html
-from evidence_ft.report import aligned
+from evidence_ft.report import format_predict_summary
 from evidence_ft.run_folder import fresh_folder
 
 log = logging.getLogger(__name__)
@@ -226,7 +226,7 @@ def predict_posts(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
         }
         write_report(folder, summary, tally)
         (folder / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", "utf-8")
-    print(format_summary(summary, out))
+    print(format_predict_summary(summary, out, OUTPUT_FILES))
     run_id = _log_to_mlflow(cfg, summary, out) if cfg.log else None
     if run_id:
         print(f"mlflow run:    {run_id}  (predictions of training run {predictor.run_id})")
@@ -264,29 +264,6 @@ def write_report(folder: Path, summary: dict[str, Any], tally: Tally) -> None:
         meta=meta,
     )
     (folder / "report.html").write_text(html, encoding="utf-8")
-
-
-def format_summary(summary: dict[str, Any], out: Path) -> str:
-    """The terminal view: counts, posts with evidence per symptom, where the files are."""
-    rows = [["symptom", "posts with evidence"]]
-    rows += [[s, str(n)] for s, n in summary["posts_per_symptom"].items()]
-    head = (
-        f"{summary['checkpoint']} on {summary['input']}: {summary['posts']} posts, "
-        f"{summary['sentences']} sentences, {summary['pairs']} pairs scored in "
-        f"{summary['seconds']:.1f} s; {summary['posts_with_evidence']} posts with evidence, "
-        f"{summary['evidence_pairs']} evidence pairs at threshold "
-        f"{summary['decision_threshold']:.4f}"
-    )
-    if summary["empty_posts_skipped"]:
-        head += f"; {summary['empty_posts_skipped']} empty post(s) skipped"
-    return (
-        head
-        + "\n\n"
-        + aligned(rows)
-        + f"\n\noutput folder: {out}  ("
-        + ", ".join(OUTPUT_FILES)
-        + ")\nopen report.html in a browser to see the evidence"
-    )
 
 
 def _log_to_mlflow(cfg: DictConfig, summary: dict[str, Any], out: Path) -> str:

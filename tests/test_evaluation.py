@@ -20,9 +20,10 @@ from sklearn.metrics import f1_score
 from evidence_ft.config import load_config
 from evidence_ft.data import SYMPTOMS
 from evidence_ft.errors import UserError
-from evidence_ft.evaluation import build_report, evaluate, format_report
+from evidence_ft.evaluation import build_report, evaluate
 from evidence_ft.metrics import choose_threshold, expected_calibration_error
 from evidence_ft.plots import symptom_f1_figure
+from evidence_ft.report import format_eval_report
 
 from .conftest import ROOT, keep_mlflow_env, row, train_tiny_registered, write_dataset
 
@@ -135,7 +136,7 @@ def test_symptom_without_positives_shows_undefined_not_zero():
     assert report["pair_level"]["at_0.5"]["specificity"] == 0.6  # TN s5 s7 s8 of s2 s5-s8
     assert report["pair_level"]["at_threshold"]["f1"] == 0.8  # pair level: unchanged
 
-    table = format_report(report)
+    table = format_eval_report(report)
     header = next(line for line in table.splitlines() if line.startswith("per symptom"))
     assert "spec" in header.split() and "mcc" in header.split()
     cells = next(line for line in table.splitlines() if line.startswith("FATIGUE")).split()

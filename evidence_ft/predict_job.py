@@ -41,7 +41,8 @@ from evidence_ft.inference import (
     load_predictor,
 )
 from evidence_ft.post_inputs import iter_posts_input
-from evidence_ft.post_report import post_profiles, profile_table, render_html
+from evidence_ft.post_profiles import post_profiles, profile_table
+from evidence_ft.post_report import render_html
 from evidence_ft.report import format_predict_summary
 from evidence_ft.run_folder import fresh_folder
 

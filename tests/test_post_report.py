@@ -10,7 +10,8 @@ from html.parser import HTMLParser
 import pandas as pd
 import pytest
 
-from evidence_ft.post_report import post_profiles, profile_table, render_html
+from evidence_ft.post_profiles import post_profiles, profile_table
+from evidence_ft.post_report import render_html
 
 THRESHOLD = 0.5
 CRITERIA = {"DEPRESSED_MOOD": "A.1", "SLEEP_ISSUES": "A.4", "WORTHLESSNESS": "A.7"}

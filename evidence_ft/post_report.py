@@ -65,7 +65,7 @@ def _text(value: str) -> str:
     return html.escape(value, quote=False)
 
 
-def _count(n: int, noun: str) -> str:
+def _plural(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
@@ -216,16 +216,16 @@ def render_html(
         if n == 0:
             out.append('<p class="none">no sentences</p>\n')
         elif not profile["symptoms"]:
-            out.append(f'<p class="none">{_count(n, "sentence")}, no evidence</p>\n')
+            out.append(f'<p class="none">{_plural(n, "sentence")}, no evidence</p>\n')
         else:
-            out.append(f'<p>{_count(n, "sentence")}, {e} with evidence:</p><ul class="ps">')
+            out.append(f'<p>{_plural(n, "sentence")}, {e} with evidence:</p><ul class="ps">')
             for s in profile["symptoms"]:
                 c = s["criterion_id"]
                 k = cls.get(c, "")
                 count = s["evidence_sentences"]
                 out.append(
                     f'<li><span class="b {k}">{_esc(c)}</span> {_esc(s["symptom"])}: '
-                    f"{_count(count, 'sentence')}, strongest "
+                    f"{_plural(count, 'sentence')}, strongest "
                     f'<a href="#{a}s{s["strongest_sentence_index"]}">'
                     f'{s["probability"]:.2f}</a></li>'
                 )

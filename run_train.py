@@ -12,8 +12,8 @@ python run_train.py resume=outputs/<date>/<time> # continue a stopped run (kill,
 from hydra.core.hydra_config import HydraConfig
 
 from evidence_ft.cli import run
-from evidence_ft.cv import cross_validate, print_cv_summary
-from evidence_ft.report import print_train_summary
+from evidence_ft.cv import cross_validate
+from evidence_ft.report import print_cv_summary, print_train_summary
 from evidence_ft.run_folder import resume_config
 from evidence_ft.train import refuse_resume_key, train
 

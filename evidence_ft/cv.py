@@ -34,7 +34,6 @@ from evidence_ft import data, tracking
 from evidence_ft.config import to_yaml
 from evidence_ft.errors import UserError
 from evidence_ft.modeling import load_tokenizer
-from evidence_ft.report import print_cv_summary as print_cv_summary  # run_train.py's import
 from evidence_ft.train import (
     build_trainer,
     distributed_state,

@@ -129,22 +129,6 @@ RULES = (
     ),
     Rule("data.max_length", "int", lambda v: v >= 16, "an integer >= 16", "512"),
     Rule("data.pad_to_multiple_of", "int", lambda v: v >= 1, "null or an integer >= 1", "8", True),
-    Rule("loss.gamma", "number", lambda v: v >= 0, "a number >= 0", "2.0"),
-    Rule(
-        "loss.class_weights",
-        "str",
-        lambda v: v in ("balanced", "uniform"),
-        "balanced or uniform",
-        "balanced",
-    ),
-    Rule(
-        "loss.alpha",
-        "list",
-        lambda v: len(v) == 2 and all(_is("number", a) and a > 0 for a in v),
-        "null or two positive numbers",
-        "[1.0,2.0]",
-        True,
-    ),
     Rule(
         "tracking.register",
         "str",
@@ -231,16 +215,21 @@ def _show(value: Any) -> str:
 
 
 def check_training_keys(training: dict[str, Any]) -> None:
-    """Every ``training.*`` key must be a TrainingArguments field (they pass through unrenamed)."""
-    from transformers import TrainingArguments
+    """Every ``training.*`` key must be an EvidenceTrainingArguments field (TrainingArguments
+    plus the loss settings; they pass through unrenamed), and the loss settings in range."""
+    from evidence_ft.trainer import LOSS_CHECKS, EvidenceTrainingArguments, loss_setting_problem
 
-    known = {f.name for f in dataclasses.fields(TrainingArguments)}
+    known = {f.name for f in dataclasses.fields(EvidenceTrainingArguments)}
     unknown = sorted(set(training) - known)
     if unknown:
         raise UserError(
             f"training.{unknown[0]} is not a transformers.TrainingArguments field; "
             "fix the spelling (keys pass through to TrainingArguments unrenamed)"
         )
+    for name in LOSS_CHECKS:
+        problem = loss_setting_problem(name, training[name]) if name in training else None
+        if problem:
+            raise UserError(problem)
 
 
 def to_yaml(cfg: DictConfig) -> str:

@@ -16,7 +16,8 @@ def focal_loss(
     logits: torch.Tensor,
     labels: torch.Tensor,
     alpha: torch.Tensor | Sequence[float] | None = None,
-    gamma: float = 2.0,
+    *,
+    gamma: float,
 ) -> torch.Tensor:
     """Mean over the batch of ``-alpha[y] * (1 - p_y) ** gamma * log p_y``.
 

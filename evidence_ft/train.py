@@ -43,7 +43,12 @@ from evidence_ft.run_folder import (
     run_dir,
     write_run_file,
 )
-from evidence_ft.trainer import FocalLossTrainer, build_training_args, show_progress
+from evidence_ft.trainer import (
+    FocalLossTrainer,
+    build_training_args,
+    class_alpha,
+    show_progress,
+)
 
 log = logging.getLogger(__name__)
 
@@ -97,11 +102,9 @@ def prepare_data(cfg: DictConfig, tokenizer: Any, state: PartialState) -> Prepar
     dsd = data.to_dataset_dict(pairs, manifest)
     with state.main_process_first():
         dsd = data.tokenize(dsd, tokenizer, cfg.data.max_length)
-    if cfg.loss.alpha is not None:
-        alpha = [float(a) for a in cfg.loss.alpha]
-    else:
-        alpha = data.class_weights(dsd["train"]["label"], cfg.loss.class_weights)
-    log.info("loss: focal gamma=%s alpha=%s", cfg.loss.gamma, alpha)
+    loss = cfg.training
+    alpha = class_alpha(dsd["train"]["label"], loss.class_weights, loss.class_alpha)
+    log.info("loss: focal gamma=%s alpha=%s", loss.focal_gamma, alpha)
     return PreparedData(dsd, manifest, counts, alpha)
 
 
@@ -142,8 +145,6 @@ def build_trainer(
         ),
         compute_metrics=compute_metrics,
         callbacks=callbacks,
-        alpha=prepared.alpha,
-        gamma=cfg.loss.gamma,
     )
     show_progress(trainer)
     return trainer, decisions

@@ -1,5 +1,6 @@
-"""``FocalLossTrainer``, the ``TrainingArguments`` built from the ``training`` config group,
-and the progress output: the Trainer's bars on a terminal, one line per epoch elsewhere."""
+"""``FocalLossTrainer`` and its ``EvidenceTrainingArguments`` (TrainingArguments plus the loss
+settings), built from the ``training`` config group, and the progress output: the Trainer's
+bars on a terminal, one line per epoch elsewhere."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import logging
 import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -22,15 +24,105 @@ from transformers import (
 )
 from transformers.trainer_utils import IntervalStrategy
 
-from evidence_ft import hardware
+from evidence_ft import data, hardware
 from evidence_ft.errors import UserError
 from evidence_ft.losses import focal_loss
 
 log = logging.getLogger(__name__)
 
+# training.class_weights: balanced (inverse frequency on the train split, mean 1) | uniform.
+CLASS_WEIGHT_MODES = ("balanced", "uniform")
+
+
+def _number(value: Any) -> bool:
+    """A finite int or float that is not a bool (YAML ``true`` is no gamma)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+# The loss fields' checks, shared by __post_init__ and config.check_training_keys (which
+# refuses a bad value before a run writes anything): (ok, allowed values, example).
+LOSS_CHECKS: dict[str, tuple[Callable[[Any], bool], str, str]] = {
+    "focal_gamma": (lambda v: _number(v) and v >= 0, "a number >= 0", "1.0"),
+    "class_weights": (
+        lambda v: v in CLASS_WEIGHT_MODES,
+        " or ".join(CLASS_WEIGHT_MODES),
+        CLASS_WEIGHT_MODES[-1],
+    ),
+    "class_alpha": (
+        lambda v: v is None
+        or (isinstance(v, (list, tuple)) and len(v) == 2 and all(_number(a) and a > 0 for a in v)),
+        "null or two positive numbers",
+        "[1.0,2.0]",
+    ),
+}
+
+
+def loss_setting_problem(name: str, value: Any) -> str | None:
+    """One line saying why ``training.<name>=value`` is refused, or None when it is fine.
+
+    >>> loss_setting_problem("focal_gamma", -1)
+    'training.focal_gamma=-1 must be a number >= 0, e.g. training.focal_gamma=1.0'
+    """
+    ok, allowed, example = LOSS_CHECKS[name]
+    if ok(value):
+        return None
+    shown = "null" if value is None else str(value).replace(" ", "")
+    shown = shown.lower() if isinstance(value, bool) else shown
+    return f"training.{name}={shown} must be {allowed}, e.g. training.{name}={example}"
+
+
+def ignored_fields(training: dict[str, Any]) -> dict[str, str]:
+    """Fields that change nothing given the others, each with the field that overrides it."""
+    return {"class_weights": "class_alpha"} if training.get("class_alpha") is not None else {}
+
+
+@dataclass
+class EvidenceTrainingArguments(TrainingArguments):
+    """``TrainingArguments`` plus the focal loss settings (the TRL ``SFTConfig`` pattern).
+
+    They are fields so that the Trainer's own search set-up (``_hp_search_setup``) sets them
+    per trial like any other. No defaults here: configs/loss/focal.yaml holds the values.
+    """
+
+    focal_gamma: float = field(
+        kw_only=True,
+        metadata={"help": "Focal loss gamma >= 0; 0 with uniform weights is cross-entropy."},
+    )
+    class_weights: str = field(
+        kw_only=True,
+        metadata={
+            "help": "Per-class alpha when class_alpha is null: balanced (inverse frequency of "
+            "the train split's labels, mean 1) or uniform (all ones)."
+        },
+    )
+    class_alpha: list[float] | None = field(
+        kw_only=True,
+        metadata={"help": "Explicit per-class alpha [alpha_0, alpha_1]; wins over class_weights."},
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name in LOSS_CHECKS:
+            problem = loss_setting_problem(name, getattr(self, name))
+            if problem:
+                raise ValueError(problem)
+        # float, so that a searched gamma is not cast to int by _hp_search_setup (gamma: 0)
+        self.focal_gamma = float(self.focal_gamma)
+        if self.class_alpha is not None:
+            self.class_alpha = [float(a) for a in self.class_alpha]
+
+
+def class_alpha(
+    labels: Sequence[int], class_weights: str, explicit: Sequence[float] | None
+) -> list[float]:
+    """The per-class alpha the loss uses: ``explicit`` if given, else from the train labels."""
+    if explicit is not None:
+        return [float(a) for a in explicit]
+    return data.class_weights(list(labels), class_weights)
+
 
 class FocalLossTrainer(Trainer):
-    """A ``Trainer`` whose loss is the weighted focal loss; nothing else is overridden.
+    """A ``Trainer`` whose loss is the weighted focal loss set by ``EvidenceTrainingArguments``.
 
     ``compute_loss`` returns the mean over the micro-batch, so the Trainer must divide it by
     the gradient-accumulation steps and must not multiply it by the world size. BERT models
@@ -39,14 +131,24 @@ class FocalLossTrainer(Trainer):
     """
 
     loss_is_scaled_for_ga = False
+    args: EvidenceTrainingArguments
 
-    def __init__(
-        self, *args: Any, alpha: Sequence[float] | None = None, gamma: float = 2.0, **kwargs: Any
-    ) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if not isinstance(self.args, EvidenceTrainingArguments):
+            raise TypeError("FocalLossTrainer needs EvidenceTrainingArguments (the loss settings)")
         self.model_accepts_loss_kwargs = False
-        self.alpha = list(alpha) if alpha is not None else None
-        self.gamma = gamma
+        self._alpha: tuple[tuple[Any, ...], list[float]] | None = None
+
+    @property
+    def alpha(self) -> list[float]:
+        """``class_alpha`` for the current args (a search trial changes them), computed once."""
+        key = (self.args.class_weights, tuple(self.args.class_alpha or ()))
+        if self._alpha is None or self._alpha[0] != key:
+            assert self.train_dataset is not None
+            labels = self.train_dataset["label"]
+            self._alpha = (key, class_alpha(labels, self.args.class_weights, self.args.class_alpha))
+        return self._alpha[1]
 
     def compute_loss(
         self,
@@ -57,7 +159,7 @@ class FocalLossTrainer(Trainer):
     ) -> Any:
         labels = inputs.pop("labels")
         outputs = model(**inputs)
-        loss = focal_loss(outputs["logits"], labels, alpha=self.alpha, gamma=self.gamma)
+        loss = focal_loss(outputs["logits"], labels, self.alpha, gamma=self.args.focal_gamma)
         # Return the ModelOutput itself: a bare logits tensor makes prediction_step drop rows.
         return (loss, outputs) if return_outputs else loss
 
@@ -67,21 +169,21 @@ def build_training_args(
     output_dir: str,
     seed: int,
     caps: hardware.Capabilities | None = None,
-) -> tuple[TrainingArguments, list[str]]:
-    """``TrainingArguments(**training)`` after filling hardware-dependent nulls; + decisions."""
+) -> tuple[EvidenceTrainingArguments, list[str]]:
+    """``EvidenceTrainingArguments(**training)`` after filling hardware-dependent nulls."""
     resolved, decisions = hardware.resolve(training, caps or hardware.detect())
     if resolved.get("activation_checkpointing") and not resolved.get(
         "activation_checkpointing_kwargs"
     ):
         resolved["activation_checkpointing_kwargs"] = {"use_reentrant": False}
-    known = {f.name for f in dataclasses.fields(TrainingArguments)}
+    known = {f.name for f in dataclasses.fields(EvidenceTrainingArguments)}
     resolved = {k: v for k, v in resolved.items() if k in known}
     if resolved.get("disable_tqdm") is None:
         resolved["disable_tqdm"] = not on_terminal()
     resolved.setdefault("seed", seed)
     resolved.setdefault("data_seed", seed)
     try:
-        args = TrainingArguments(output_dir=output_dir, **resolved)
+        args = EvidenceTrainingArguments(output_dir=output_dir, **resolved)
     except (ValueError, TypeError, ImportError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise UserError(f"training: TrainingArguments rejected the config: {first}") from err

@@ -62,7 +62,7 @@ def test_optimized_preset_turns_on_compile_and_keeps_the_batches():
             "training.not_a_field is not a transformers.TrainingArguments field",
         ),
         ("data.split_ratios=[0.5,0.5,0.5]", "sum"),
-        ("loss.gamma=-1", "loss.gamma"),
+        ("training.focal_gamma=-1", "training.focal_gamma"),
         ("data.conflict_policy=maybe", "conflict_policy"),
     ],
 )

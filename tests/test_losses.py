@@ -41,7 +41,7 @@ def test_focusing_down_weights_easy_examples():
     hard = torch.tensor([[0.0, -1.0]])
     label = torch.tensor([1])
     ratio_ce = (F.cross_entropy(easy, label) / F.cross_entropy(hard, label)).item()
-    ratio_fl = (focal_loss(easy, label) / focal_loss(hard, label)).item()
+    ratio_fl = (focal_loss(easy, label, gamma=2.0) / focal_loss(hard, label, gamma=2.0)).item()
     assert ratio_fl < ratio_ce / 10
 
 

@@ -59,7 +59,7 @@ def test_main_job_records_everything_in_mlflow(main_job):
     assert run.info.status == "FINISHED"
     params, tags = run.data.params, run.data.tags
     assert params["data.name"] == "sample" and params["model.name_or_path"].endswith("MiniLM-L6-v2")
-    assert params["loss.gamma"] == "2.0" and params["world_size"] == "1"
+    assert params["focal_gamma"] == "2.0" and params["world_size"] == "1"
     assert params["learning_rate"] == "5e-05"  # TrainingArguments, through MLflowCallback
     assert len(tags["git_sha"]) in (40, 7) or tags["git_sha"] == "unknown"
     assert tags["git_dirty"] in ("true", "false", "unknown")

@@ -33,6 +33,8 @@ from evidence_ft import tracking
 from evidence_ft.config import load_config
 from evidence_ft.errors import UserError
 from evidence_ft.search import parse_space, search, train_overrides
+from evidence_ft.search.runs import end_orphans
+from evidence_ft.search.storage import open_storage
 from evidence_ft.tracking import HOST_TAG, PID_TAG, STARTED_TAG
 
 from .conftest import ROOT, tiny_sample_run
@@ -136,7 +138,11 @@ def test_search_resumes_logs_nested_runs_and_exports_overrides(
         assert run.info.status == "FINISHED"
         assert run.data.tags["optuna.state"] == trial.state.name
         assert float(run.data.params["learning_rate"]) == trial.params["training.learning_rate"]
-        assert run.data.params["loss.gamma"] == str(trial.params["loss.gamma"])
+        assert run.data.params["training.focal_gamma"] == str(trial.params["training.focal_gamma"])
+        # the Trainer set the trial's loss settings on its args, which MLflowCallback logged
+        assert float(run.data.params["focal_gamma"]) == trial.params["training.focal_gamma"]
+        assert run.data.params["class_weights"] == trial.params["training.class_weights"]
+        assert run.data.params["loss.alpha_used"].startswith("[")
         f1 = [m.value for m in client.get_metric_history(run.info.run_id, "eval_f1")]
         assert len(f1) == len(trial.intermediate_values)  # one per epoch run
         if trial.state == TrialState.COMPLETE:
@@ -154,8 +160,8 @@ def test_search_resumes_logs_nested_runs_and_exports_overrides(
     cfg = load_config(lines, "train")
     assert cfg.data.name == "sample" and cfg.model.name_or_path == str(tiny_bert)
     assert cfg.training.learning_rate == best["training.learning_rate"]
-    assert cfg.loss.gamma == best["loss.gamma"]
-    assert cfg.loss.class_weights == best["loss.class_weights"]
+    assert cfg.training.focal_gamma == best["training.focal_gamma"]
+    assert cfg.training.class_weights == best["training.class_weights"]
     assert cfg.training.num_train_epochs == best["training.num_train_epochs"]
 
     # the same command with n_trials=2 resumes the study
@@ -209,7 +215,7 @@ def test_refit_and_n_trials_0_retrace_the_best_trial(
     Then ``n_trials=0`` exports and refits the study again without adding a trial.
     """
     monkeypatch.chdir(tmp_path)
-    caplog.set_level(logging.INFO, logger="evidence_ft.search")
+    caplog.set_level(logging.INFO, logger="evidence_ft.search")  # and its modules' loggers
     epochs = ["search.space.epochs.low=4", "search.space.epochs.high=4"]
     argv = overrides(dropout_bert, tmp_path, "n_trials=1", "pruner=none", "sampler_seed=3")
     argv += [*epochs, "early_stopping_patience=1", "search.space.learning_rate.low=3e-3"]
@@ -224,7 +230,7 @@ def test_refit_and_n_trials_0_retrace_the_best_trial(
     trial_losses = eval_history(client, trial.user_attrs["mlflow_run_id"])
     assert len(trial_losses) == len(trial.intermediate_values)
     assert eval_history(client, first["refit"]["run_id"]) == pytest.approx(trial_losses, abs=1e-6)
-    lines = [r.getMessage() for r in caplog.records if r.name == "evidence_ft.search"]
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("evidence_ft.search.")]
     (finished,) = [m for m in lines if m.startswith(("trial 0 COMPLETE", "trial 0 PRUNED"))]
     assert f"objective {trial.value:.4f} after {len(trial_losses)} epochs in" in finished
     assert "learning_rate=" in finished and "gamma=" in finished
@@ -349,7 +355,7 @@ def stores(tmp_path):
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
     experiment = mlflow.create_experiment("evidence_ft", str(tmp_path / "mlruns"))
     cfg = load_config(["search.heartbeat_interval=1", "search.grace_period=1"], "search")
-    storage = search_module.open_storage(f"sqlite:///{tmp_path / 'optuna.db'}", cfg.search)
+    storage = open_storage(f"sqlite:///{tmp_path / 'optuna.db'}", cfg.search)
     yield experiment, optuna.create_study(study_name="s", storage=storage, direction="maximize")
     mlflow.set_tracking_uri(None)
 
@@ -382,7 +388,7 @@ def test_what_dead_workers_left_running_ends(stores):
     ]
     live_run = run("trial-3", alive, live_search, 3)  # trial 2 died before its run started
 
-    search_module.end_orphans(study, tags, experiment, grace_s=600)
+    end_orphans(study, tags, experiment, grace_s=600)
 
     states = [t.state for t in study.get_trials()]
     assert states == [TrialState.COMPLETE, TrialState.FAIL, TrialState.FAIL, TrialState.RUNNING]
@@ -483,8 +489,8 @@ def test_search_config_composes_the_train_groups():
     assert keys == [
         "training.learning_rate",
         "training.per_device_train_batch_size",
-        "loss.gamma",
-        "loss.class_weights",
+        "training.focal_gamma",
+        "training.class_weights",
         "training.warmup_steps",
         "training.weight_decay",
         "training.num_train_epochs",
@@ -501,7 +507,12 @@ def test_search_config_composes_the_train_groups():
         ("search.space.epochs.key=training.no_such_field", "TrainingArguments"),
         ("search.space.epochs.type=gauss", "float, int or categorical"),
         ("search.space.class_weights.choices=[balanced,cubic]", "cubic"),
-        ("loss.alpha=[1,2]", "loss.alpha is set"),
+        ("training.class_alpha=[1,2]", "training.class_alpha is set"),
+        (
+            "search.space.focal_gamma.low=-1",
+            "focal_gamma: training.focal_gamma=-1 must be a number",
+        ),
+        ("search.space.warmup_ratio.high=1.5", "search.space.warmup_ratio: training.warmup"),
     ],
 )
 def test_bad_search_space_is_one_line_user_error(override, match):

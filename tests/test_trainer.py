@@ -1,12 +1,22 @@
-"""FocalLossTrainer: the loss it logs and the step it takes under gradient accumulation."""
+"""FocalLossTrainer: the loss it logs, the step it takes under gradient accumulation, and the
+loss settings of EvidenceTrainingArguments."""
+
+import dataclasses
 
 import pytest
 import torch
+import torch.nn.functional as F
 from datasets import Dataset
-from transformers import AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding
+from transformers import (
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    DataCollatorWithPadding,
+    TrainingArguments,
+)
 
+from evidence_ft.errors import UserError
 from evidence_ft.hardware import Capabilities
-from evidence_ft.trainer import FocalLossTrainer, build_training_args
+from evidence_ft.trainer import EvidenceTrainingArguments, FocalLossTrainer, build_training_args
 
 
 def make_trainer(model_dir, out, batch, accumulation, n=8):
@@ -34,6 +44,9 @@ def make_trainer(model_dir, out, batch, accumulation, n=8):
         "tf32": None,
         "optim": "adamw_torch",
         "dataloader_pin_memory": None,
+        "focal_gamma": 2.0,
+        "class_weights": "balanced",
+        "class_alpha": [0.8, 1.2],
     }
     args, _ = build_training_args(training, str(out), seed=0, caps=Capabilities())
     torch.manual_seed(0)
@@ -45,8 +58,6 @@ def make_trainer(model_dir, out, batch, accumulation, n=8):
         eval_dataset=ds,
         processing_class=tokenizer,
         data_collator=DataCollatorWithPadding(tokenizer),
-        alpha=[0.8, 1.2],
-        gamma=2.0,
     )
 
 
@@ -73,3 +84,49 @@ def test_predict_keeps_every_row(tiny_bert, tmp_path):
     out = trainer.predict(trainer.eval_dataset)
     assert out.predictions.shape == (7, 2)
     assert "test_loss" in out.metrics
+
+
+LOSS = {"focal_gamma": 2.0, "class_weights": "balanced", "class_alpha": None}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "match"),
+    [
+        ("focal_gamma", -0.5, "training.focal_gamma=-0.5 must be a number >= 0"),
+        ("class_weights", "cubic", "training.class_weights=cubic must be balanced or uniform"),
+        ("class_alpha", [1.0], "training.class_alpha=.* must be null or two positive numbers"),
+    ],
+)
+def test_loss_fields_are_checked_in_post_init(field, value, match, tmp_path):
+    with pytest.raises(ValueError, match=match) as err:
+        EvidenceTrainingArguments(output_dir=str(tmp_path), **{**LOSS, field: value})
+    assert "\n" not in str(err.value)
+    with pytest.raises(UserError, match=match):  # what the jobs see
+        build_training_args({**LOSS, field: value}, str(tmp_path), seed=0, caps=Capabilities())
+
+
+def test_loss_fields_have_help_and_an_int_gamma_becomes_float(tmp_path):
+    names = {f.name: f for f in dataclasses.fields(EvidenceTrainingArguments)}
+    assert all(names[k].metadata["help"] for k in LOSS)
+    args = EvidenceTrainingArguments(output_dir=str(tmp_path), **{**LOSS, "focal_gamma": 0})
+    assert isinstance(args.focal_gamma, float)  # _hp_search_setup casts to the current type
+
+
+def test_the_loss_follows_the_args_as_a_search_trial_sets_them(tiny_bert, tmp_path):
+    trainer = make_trainer(tiny_bert, tmp_path, batch=4, accumulation=1)
+    assert trainer.alpha == [0.8, 1.2]  # class_alpha wins
+    trainer.args.class_alpha = None  # what Trainer._hp_search_setup does with a trial's values
+    assert trainer.alpha == [1.0, 1.0]  # balanced on 4 + 4 labels
+    trainer.args.class_weights = "uniform"
+    assert trainer.alpha == [1.0, 1.0]
+    trainer.args.focal_gamma = 0.0
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(4)])
+    loss = trainer.compute_loss(trainer.model, dict(batch))
+    logits = trainer.model(**{k: v for k, v in batch.items() if k != "labels"}).logits
+    assert loss.item() == pytest.approx(F.cross_entropy(logits, batch["labels"]).item(), rel=1e-5)
+
+
+def test_focal_loss_trainer_refuses_plain_training_arguments(tiny_bert, tmp_path):
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_bert)
+    with pytest.raises(TypeError, match="EvidenceTrainingArguments"):
+        FocalLossTrainer(model=model, args=TrainingArguments(output_dir=str(tmp_path)))

@@ -42,7 +42,7 @@ BAD_TRAIN = [
     ("cv.folds=1", "0 (off) or an integer >= 2"),
     ("cv.folds=-3", "cv.folds"),
     ("cv.folds=five", "cv.folds"),
-    ("loss.alpha=[1,-1]", "two positive numbers"),
+    ("training.class_alpha=[1,-1]", "two positive numbers"),
     ("data.split_ratios=[0.5,0.5,x]", "summing to 1"),
     ("cv=3", "cv=3 must be a group of keys, e.g. cv.folds=5"),
     ("tracking.uri=5", "tracking.uri=5 must be an MLflow tracking URI"),
@@ -108,7 +108,7 @@ def test_bad_predict_values_are_one_line_user_errors(override, match):
         "data.pad_to_multiple_of=8",
         "cv.folds=0",
         "cv.folds=5",
-        "loss.alpha=[1,3]",
+        "training.class_alpha=[1,3]",
     ],
 )
 def test_good_values_pass(override):

@@ -51,7 +51,7 @@ def class_weights(labels: np.ndarray | list[int], mode: str = "balanced") -> lis
     present = np.unique(labels)
     if len(present) < 2:
         raise UserError(
-            "the training split has only one class; use more data or loss.class_weights=uniform"
+            "the training split has only one class; use more data or training.class_weights=uniform"
         )
     weights = compute_class_weight("balanced", classes=np.array([0, 1]), y=labels)
     weights = weights / weights.mean()

@@ -28,14 +28,15 @@ import torch
 from mlflow.tracking import MlflowClient
 from optuna.trial import TrialState
 
+from evidence_ft import config, tracking
 from evidence_ft import search as search_module
-from evidence_ft import tracking
 from evidence_ft.config import load_config
 from evidence_ft.errors import UserError
-from evidence_ft.search import parse_space, search, train_overrides
+from evidence_ft.search import experiment_yaml, parse_space, search, train_overrides
 from evidence_ft.search.runs import end_orphans
 from evidence_ft.search.storage import open_storage
 from evidence_ft.tracking import HOST_TAG, PID_TAG, STARTED_TAG
+from evidence_ft.train import train
 
 from .conftest import ROOT, tiny_sample_run
 
@@ -53,6 +54,7 @@ def overrides(tiny_bert: Path, tmp: Path, *extra: str) -> list[str]:
         "search.space.learning_rate.low=1e-4",
         "search.space.learning_rate.high=1e-2",
         f"storage=sqlite:///{tmp / 'optuna.db'}",
+        f"experiment_dir={tmp / 'configs' / 'experiment'}",  # never the project's configs/
         *extra,
     )
 
@@ -96,9 +98,21 @@ class PruneTrialOne(optuna.pruners.BasePruner):
 # ---------------------------------------------------------------- in-process searches
 
 
+@pytest.fixture
+def config_copy(tmp_path, monkeypatch):
+    """A copy of configs/ for load_config, in ``tmp_path/configs``, where ``overrides`` has the
+    search write its experiment file, so that ``+experiment=`` finds it there."""
+    copy = tmp_path / "configs"
+    shutil.copytree(config.CONFIG_DIR, copy)
+    before = sorted((config.CONFIG_DIR / "experiment").glob("*.yaml"))
+    monkeypatch.setattr(config, "CONFIG_DIR", copy)
+    yield copy
+    assert sorted((ROOT / "configs" / "experiment").glob("*.yaml")) == before
+
+
 @integration
 def test_search_resumes_logs_nested_runs_and_exports_overrides(
-    tiny_bert, tmp_path, monkeypatch, one_thread
+    tiny_bert, tmp_path, monkeypatch, one_thread, config_copy
 ):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(search_module, "make_pruner", lambda cfg: PruneTrialOne())
@@ -171,6 +185,20 @@ def test_search_resumes_logs_nested_runs_and_exports_overrides(
     assert len(optuna.load_study(study_name="s", storage=study._storage).trials) == 5
     runs = runs_by_name(tmp_path)
     assert len(runs["search"]) == 2 and len(runs["trial"]) == 5 and len(runs["refit"]) == 1
+
+    # the experiment file (configs/experiment/s.yaml, a copy in the run folder) reproduces the
+    # refit: python run_train.py +experiment=s
+    exported = config_copy / "experiment" / "s.yaml"
+    assert first["experiment_file"] == str(exported)
+    assert exported.read_text() == (tmp_path / "first" / "experiment.yaml").read_text()
+    assert exported.read_text().startswith(
+        "# @package _global_\n# python run_train.py +experiment=s"
+    )
+    cfg = load_config(["+experiment=s", f"output_dir={tmp_path / 'experiment'}"])
+    assert cfg.training.focal_gamma == best["training.focal_gamma"]
+    metrics, _ = train(cfg)
+    assert metrics["eval_f1"] == first["refit"]["metrics"]["eval_f1"]
+    assert metrics["test_f1"] == first["refit"]["metrics"]["test_f1"]
 
 
 @integration
@@ -519,6 +547,31 @@ def test_bad_search_space_is_one_line_user_error(override, match):
     with pytest.raises(UserError, match=match) as err:
         parse_space(load_config([override], "search"))
     assert "\n" not in str(err.value)
+
+
+def test_experiment_file_composes_like_its_overrides(config_copy):
+    lines = [
+        "data=sample",
+        "model=bert_base",
+        "training.learning_rate=0.001",
+        "training.class_alpha=[1.0,2.0]",
+        "tracking.uri=sqlite:///x.db",
+        "seed=3",
+    ]
+    summary = {"study": "x", "best": {"number": 0, "value": 0.5}, "objective": "eval_f1"}
+    text = experiment_yaml("x", lines, {**summary, "storage": "sqlite:///optuna.db"})
+    (config_copy / "experiment" / "x.yaml").write_text(text)
+    assert load_config(["+experiment=x"]) == load_config(lines)
+
+
+def test_shipped_experiments_compose():
+    for path in sorted((config.CONFIG_DIR / "experiment").glob("*.yaml")):
+        assert path.read_text().startswith(
+            f"# @package _global_\n# python run_train.py +experiment={path.stem}\n"
+        )
+        load_config([f"+experiment={path.stem}"])
+    cfg = load_config(["+experiment=example"])
+    assert cfg.data.name == "sample" and cfg.training.class_weights == "uniform"
 
 
 def test_only_run_train_overrides_reach_the_overrides_file():

@@ -4,7 +4,7 @@ python run_search.py data=sample n_trials=5       # study "evidence_ft" in ./opt
 python run_search.py data=sample n_trials=5       # the same again: resumes the study, adds 5 trials
 python run_search.py n_trials=30 study_name=x storage=sqlite:///optuna.db pruner=none sampler_seed=1
 python run_search.py data=sample n_trials=0       # no new trial: export and refit the study
-python run_train.py $(cat outputs/<date>/<time>/best_overrides.txt)   # the best configuration
+python run_train.py +experiment=evidence_ft       # the best configuration (configs/experiment/)
 
 One MLflow run per invocation with a nested run per trial; details in docs/SEARCH.md. The
 modules: ``space`` (what a trial varies), ``storage`` (Optuna), ``trials`` (the trial trainer
@@ -31,6 +31,7 @@ from evidence_ft.errors import UserError
 from evidence_ft.modeling import load_tokenizer
 from evidence_ft.search.results import (
     best_overrides,
+    experiment_yaml,
     print_summary,
     study_summary,
     train_overrides,
@@ -55,6 +56,7 @@ __all__ = [
     "Dimension",
     "best_overrides",
     "check_settings",
+    "experiment_yaml",
     "make_pruner",
     "open_storage",
     "open_study",
@@ -73,8 +75,9 @@ log = logging.getLogger(__name__)
 def search(cfg: DictConfig, overrides: list[str] | None = None) -> dict[str, Any]:
     """Run ``n_trials`` more trials of the study, summarise it, write the best overrides, refit.
 
-    ``overrides`` (the command line) go into ``best_overrides.txt`` minus the search-only keys,
-    so that ``python run_train.py $(cat best_overrides.txt)`` trains exactly the refit.
+    ``overrides`` (the user's task overrides as typed: Hydra's ``overrides.task``) go into
+    ``best_overrides.txt`` and ``configs/experiment/<study_name>.yaml`` minus the search-only
+    keys, so that ``python run_train.py +experiment=<study_name>`` trains exactly the refit.
     ``n_trials=0`` adds no trial: it exports and refits the study as it is.
     """
     dims = parse_space(cfg)
@@ -163,7 +166,8 @@ def search(cfg: DictConfig, overrides: list[str] | None = None) -> dict[str, Any
         summary = study_summary(study, trials.numbers, trials.rss_mb, cfg.search.show_best)
         summary.update(out=str(out), objective=trials.objective.key, tracking_uri=uri)
         summary["storage"] = shown
-        write_results(summary, study, out, train_overrides(overrides or [], dims))
+        context = train_overrides(overrides or [], dims)
+        write_results(summary, study, out, context, Path(cfg.experiment_dir))
         if summary["best"] is not None and cfg.refit:
             summary["refit"] = refit(cfg, summary["best"], out)
     return summary

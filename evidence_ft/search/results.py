@@ -1,16 +1,22 @@
-"""The search's results: the summary, the best configuration as overrides, what is logged on
-the search run, and the tables printed at the end."""
+"""The search's results: the summary, the best configuration as overrides and as a Hydra
+experiment file, what is logged on the search run, and the tables printed at the end."""
 
 from __future__ import annotations
 
 import json
+import re
+from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
 import mlflow
 import optuna
+import yaml
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import OmegaConf
 from optuna.trial import FrozenTrial, TrialState
 
+from evidence_ft import config
 from evidence_ft.report import aligned
 from evidence_ft.search.runs import short
 from evidence_ft.search.space import SEARCH_KEYS, Dimension
@@ -77,10 +83,65 @@ def best_overrides(context: list[str], params: dict[str, Any]) -> list[str]:
     return [*context, *(f"{key}={fmt(value)}" for key, value in params.items())]
 
 
+def experiment_name(study_name: str) -> str:
+    """The study's name as a file name and a Hydra option: other characters become ``_``.
+
+    >>> experiment_name("lr/bert base:2")
+    'lr_bert_base_2'
+    """
+    return re.sub(r"[^A-Za-z0-9_-]", "_", study_name).strip("_") or "search"
+
+
+def experiment_yaml(name: str, lines: list[str], summary: dict[str, Any]) -> str:
+    """``lines`` (best_overrides.txt) as a Hydra experiment: group choices under ``defaults``
+    as ``override /group: option``, the other keys nested, the command that runs it on top.
+
+    >>> print(experiment_yaml("s", ["data=sample", "training.learning_rate=0.001"],
+    ...                       {"study": "s", "best": {"number": 2, "value": 0.5},
+    ...     "objective": "eval_f1", "storage": "sqlite:///optuna.db"}))  # doctest: +ELLIPSIS
+    # @package _global_
+    # python run_train.py +experiment=s
+    #
+    # The best trial (2, eval_f1 0.5000) of study s in sqlite:///optuna.db, written by
+    # run_search.py on ...; a later export of the same study overwrites this file.
+    defaults:
+    - override /data: sample
+    training:
+      learning_rate: 0.001
+    <BLANKLINE>
+    """
+    groups: list[dict[str, Any]] = []
+    values = OmegaConf.create()
+    for override in OverridesParser.create().parse_overrides(lines):
+        key = override.key_or_group
+        if override.is_delete():
+            continue  # ~key: an experiment can only set keys, not remove them
+        if (config.CONFIG_DIR / key).is_dir():  # a group choice: data=sample
+            groups.append({f"{'' if override.is_add() else 'override '}/{key}": override.value()})
+        else:
+            OmegaConf.update(values, key, override.value(), force_add=True)
+    tree: dict[str, Any] = {"defaults": groups} if groups else {}
+    tree.update(cast(dict[str, Any], OmegaConf.to_container(values)))
+    best = summary["best"]
+    header = [
+        "# @package _global_",
+        f"# python run_train.py +experiment={name}",
+        "#",
+        f"# The best trial ({best['number']}, {summary['objective']} {best['value']:.4f}) of "
+        f"study {summary['study']} in {summary['storage']}, written by",
+        f"# run_search.py on {datetime.now():%Y-%m-%d %H:%M}; a later export of the same study "
+        "overwrites this file.",
+    ]
+    body = yaml.safe_dump(tree, sort_keys=False, default_flow_style=False)
+    return "\n".join(header) + "\n" + body
+
+
 def write_results(
-    summary: dict[str, Any], study: optuna.Study, out: Path, context: list[str]
+    summary: dict[str, Any], study: optuna.Study, out: Path, context: list[str], experiments: Path
 ) -> None:
-    """best_overrides.txt, trials.csv and search_summary.json in ``out``, and on the parent run."""
+    """best_overrides.txt, the experiment file, trials.csv and search_summary.json in ``out``
+    (the experiment also in ``experiments``, configs/experiment/), all logged on the search run.
+    """
     files = [out / "trials.csv", out / "search_summary.json"]
     study.trials_dataframe().to_csv(files[0], index=False)
     files[1].write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
@@ -90,6 +151,15 @@ def write_results(
         files.append(out / "best_overrides.txt")
         files[-1].write_text("\n".join(lines) + "\n", encoding="utf-8")
         summary["overrides_file"] = str(files[-1])
+        name = experiment_name(study.study_name)
+        text = experiment_yaml(name, lines, summary)
+        shared = experiments / f"{name}.yaml"
+        shared.parent.mkdir(parents=True, exist_ok=True)
+        for path in (shared, out / "experiment.yaml"):
+            path.write_text(text, encoding="utf-8")
+        files.append(out / "experiment.yaml")
+        summary["experiment"] = name
+        summary["experiment_file"] = str(shared)
         mlflow.log_params({f"best.{k}": v for k, v in best["params"].items()})
         mlflow.log_metric("best_objective", best["value"])
         mlflow.set_tag("best_trial", str(best["number"]))
@@ -116,7 +186,8 @@ def print_summary(summary: dict[str, Any]) -> None:
     print(f"resident memory (MB) at each trial start, then after the search: {rss}")
     if summary.get("overrides_file"):
         print(f"best overrides: {summary['overrides_file']}")
-        print(f"train them:     python run_train.py $(cat {summary['overrides_file']})")
+        print(f"experiment:     {summary['experiment_file']}")
+        print(f"train them:     python run_train.py +experiment={summary['experiment']}")
     else:
         print("no trial completed: nothing to export or refit")
     if summary.get("refit"):

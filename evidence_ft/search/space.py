@@ -14,7 +14,16 @@ from evidence_ft.errors import UserError
 from evidence_ft.trainer import ignored_fields
 
 # Top-level keys of configs/search.yaml that configs/train.yaml does not have.
-SEARCH_KEYS = ("search", "n_trials", "study_name", "storage", "sampler_seed", "pruner", "refit")
+SEARCH_KEYS = (
+    "search",
+    "n_trials",
+    "study_name",
+    "storage",
+    "sampler_seed",
+    "pruner",
+    "refit",
+    "experiment_dir",
+)
 
 
 @dataclass

@@ -178,14 +178,6 @@ def test_search_resumes_logs_nested_runs_and_exports_overrides(
     assert cfg.training.class_weights == best["training.class_weights"]
     assert cfg.training.num_train_epochs == best["training.num_train_epochs"]
 
-    # the same command with n_trials=2 resumes the study
-    argv = overrides(tiny_bert, tmp_path, "n_trials=2", "refit=false", "study_name=s")
-    second = search(load_config([*argv, f"output_dir={tmp_path / 'second'}"], "search"), argv)
-    assert second["trials"] == 5 and sum(second["run_counts"].values()) == 2
-    assert len(optuna.load_study(study_name="s", storage=study._storage).trials) == 5
-    runs = runs_by_name(tmp_path)
-    assert len(runs["search"]) == 2 and len(runs["trial"]) == 5 and len(runs["refit"]) == 1
-
     # the experiment file (configs/experiment/s.yaml, a copy in the run folder) reproduces the
     # refit: python run_train.py +experiment=s
     exported = config_copy / "experiment" / "s.yaml"
@@ -194,11 +186,23 @@ def test_search_resumes_logs_nested_runs_and_exports_overrides(
     assert exported.read_text().startswith(
         "# @package _global_\n# python run_train.py +experiment=s"
     )
-    cfg = load_config(["+experiment=s", f"output_dir={tmp_path / 'experiment'}"])
+    cfg = load_config(
+        ["+experiment=s", f"output_dir={tmp_path / 'experiment'}", "tracking.run_name=from-s"]
+    )
     assert cfg.training.focal_gamma == best["training.focal_gamma"]
     metrics, _ = train(cfg)
     assert metrics["eval_f1"] == first["refit"]["metrics"]["eval_f1"]
     assert metrics["test_f1"] == first["refit"]["metrics"]["test_f1"]
+
+    # the same command with n_trials=2 resumes the study
+    argv = overrides(tiny_bert, tmp_path, "n_trials=2", "refit=false", "study_name=s")
+    second = search(load_config([*argv, f"output_dir={tmp_path / 'second'}"], "search"), argv)
+    assert second["trials"] == 5 and sum(second["run_counts"].values()) == 2
+    assert len(optuna.load_study(study_name="s", storage=study._storage).trials) == 5
+    runs = runs_by_name(tmp_path)
+    assert len(runs["search"]) == 2 and len(runs["trial"]) == 5 and len(runs["refit"]) == 1
+    # the resumed search exported the study's best again, over the first export
+    assert exported.read_text() == (tmp_path / "second" / "experiment.yaml").read_text()
 
 
 @integration

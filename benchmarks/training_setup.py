@@ -166,7 +166,9 @@ def plain_training_loop(bench: Bench, dataset: Any, steps: int, args: Any) -> li
     for _, batch in zip(range(steps), loader):
         batch = {k: v.to(device) for k, v in batch.items()}
         labels = batch.pop("labels")
-        loss = focal_loss(model(**batch).logits, labels, alpha=alpha, gamma=cfg.training.focal_gamma)
+        loss = focal_loss(
+            model(**batch).logits, labels, alpha=alpha, gamma=cfg.training.focal_gamma
+        )
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), args.max_grad_norm)
         optimizer.step()

@@ -8,7 +8,7 @@ python run_eval.py checkpoint=models:/evidence_ft/1 log=false
 from hydra.core.hydra_config import HydraConfig
 
 from evidence_ft.cli import run
-from evidence_ft.evaluation import evaluate
+from evidence_ft.jobs.evaluate import evaluate
 
 
 def job(cfg):  # type: ignore[no-untyped-def]

@@ -7,7 +7,7 @@ python run_predict.py checkpoint=outputs/<date>/<time>/model text="I can't sleep
 """
 
 from evidence_ft.cli import run
-from evidence_ft.predict_job import predict_posts
+from evidence_ft.jobs.predict import predict_posts
 
 
 def job(cfg):  # type: ignore[no-untyped-def]

@@ -8,7 +8,7 @@ optuna-dashboard sqlite:///optuna.db                # watch the study (docs/SEAR
 from hydra.core.hydra_config import HydraConfig
 
 from evidence_ft.cli import run
-from evidence_ft.search import print_summary, search
+from evidence_ft.jobs.search import print_summary, search
 
 
 def job(cfg):  # type: ignore[no-untyped-def]

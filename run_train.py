@@ -12,10 +12,10 @@ python run_train.py resume=outputs/<date>/<time> # continue a stopped run (kill,
 from hydra.core.hydra_config import HydraConfig
 
 from evidence_ft.cli import run
-from evidence_ft.cv import cross_validate
+from evidence_ft.jobs.cv import cross_validate
+from evidence_ft.jobs.train import refuse_resume_key, train
 from evidence_ft.report import print_cv_summary, print_train_summary
 from evidence_ft.run_folder import resume_config
-from evidence_ft.train import refuse_resume_key, train
 
 
 def job(cfg):  # type: ignore[no-untyped-def]

@@ -64,7 +64,7 @@ class Bench:
     def __init__(self, model: str, work: Path, seed: int, train_pairs: int | None) -> None:
         from accelerate import PartialState
 
-        from evidence_ft.train import prepare_data
+        from evidence_ft.jobs.train import prepare_data
 
         posts, annotations = synthetic.generate_full_size(seed)
         synthetic.write_corpus(posts, annotations, work / "corpus")
@@ -96,7 +96,7 @@ class Bench:
         """``train.build_trainer`` for the default config plus ``overrides``, seeded."""
         from transformers import set_seed
 
-        from evidence_ft.train import build_trainer
+        from evidence_ft.jobs.train import build_trainer
 
         cfg = load_config([*self.base, *overrides])
         set_seed(cfg.seed)

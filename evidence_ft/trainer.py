@@ -205,7 +205,8 @@ def show_progress(trainer: Trainer) -> None:
         trainer.add_callback(EpochLineCallback())
 
 
-def _fmt(value: Any) -> str:
+def _metric(value: Any) -> str:
+    """A metric on the progress line: four decimals, "-" when absent or not a number."""
     return f"{value:.4f}" if isinstance(value, (int, float)) else "-"
 
 
@@ -288,9 +289,9 @@ class EpochLineCallback(TrainerCallback):
             state.num_train_epochs,
             done,
             total,
-            _fmt(train_loss),
-            _fmt(metrics.get("eval_loss")),
-            _fmt(metrics.get("eval_f1")),
+            _metric(train_loss),
+            _metric(metrics.get("eval_loss")),
+            _metric(metrics.get("eval_f1")),
             _clock(elapsed),
             _clock(eta),
         )

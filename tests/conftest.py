@@ -30,7 +30,7 @@ def train_tiny_registered(model: Path, tmp: Path, registered: str) -> tuple[str,
     """A short real training run on the sample, registered as ``registered``, run folder
     ``tmp/run``; call it with the cwd in ``tmp``. Returns the store URI, metrics and objects."""
     from evidence_ft.config import load_config
-    from evidence_ft.train import train
+    from evidence_ft.jobs.train import train
 
     overrides = tiny_sample_run(
         model,

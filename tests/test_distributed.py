@@ -20,7 +20,7 @@ import torch
 
 from evidence_ft.config import load_config
 from evidence_ft.errors import UserError
-from evidence_ft.train import distributed_state
+from evidence_ft.jobs.train import distributed_state
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.integration

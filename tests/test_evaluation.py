@@ -1,6 +1,6 @@
-"""run_eval.py / evidence_ft.evaluation: every checkpoint form, hand-checked metrics, errors.
+"""run_eval.py / evidence_ft.jobs.evaluate: every checkpoint form, hand-checked metrics, errors.
 
-A tiny BERT is trained once on the bundled sample (``evidence_ft.train.train``, which also
+A tiny BERT is trained once on the bundled sample (``evidence_ft.jobs.train.train``, which also
 logs and registers the MLflow model); each checkpoint form is then evaluated against it.
 """
 
@@ -20,7 +20,7 @@ from sklearn.metrics import f1_score
 from evidence_ft.config import load_config
 from evidence_ft.data import SYMPTOMS
 from evidence_ft.errors import UserError
-from evidence_ft.evaluation import build_report, evaluate
+from evidence_ft.jobs.evaluate import build_report, evaluate
 from evidence_ft.metrics import choose_threshold, expected_calibration_error
 from evidence_ft.plots import symptom_f1_figure
 from evidence_ft.report import format_eval_report

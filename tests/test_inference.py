@@ -12,7 +12,6 @@ import evidence_ft
 from evidence_ft import data
 from evidence_ft.config import load_config
 from evidence_ft.errors import UserError
-from evidence_ft.evaluation import predict as evaluation_predict
 from evidence_ft.inference import (
     PREDICTION_COLUMNS,
     Predictor,
@@ -22,6 +21,7 @@ from evidence_ft.inference import (
     predict,
     score_pairs,
 )
+from evidence_ft.jobs.evaluate import score_split as evaluation_predict
 
 from .conftest import ROOT
 

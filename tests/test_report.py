@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 
 from evidence_ft import report
-from evidence_ft.evaluation import build_report
-from evidence_ft.predict_job import OUTPUT_FILES
+from evidence_ft.jobs.evaluate import build_report
+from evidence_ft.jobs.predict import OUTPUT_FILES
 
 CV_RESULT = {
     "folds": [

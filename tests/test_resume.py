@@ -20,8 +20,8 @@ from omegaconf import OmegaConf
 from evidence_ft import tracking
 from evidence_ft.config import load_config
 from evidence_ft.errors import UserError
+from evidence_ft.jobs.train import refuse_resume_key
 from evidence_ft.run_folder import last_checkpoint, resume_config
-from evidence_ft.train import refuse_resume_key
 
 from .conftest import ROOT, tiny_sample_run
 

@@ -15,8 +15,8 @@ import pytest
 from evidence_ft import data
 from evidence_ft.config import load_config
 from evidence_ft.errors import UserError
-from evidence_ft.evaluation import evaluate
-from evidence_ft.predict_job import OUTPUT_FILES, predict_posts
+from evidence_ft.jobs.evaluate import evaluate
+from evidence_ft.jobs.predict import OUTPUT_FILES, predict_posts
 
 from .conftest import ROOT, keep_mlflow_env, train_tiny_registered
 

@@ -13,7 +13,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from evidence_ft.config import load_config
-from evidence_ft.train import train
+from evidence_ft.jobs.train import train
 
 from .conftest import ROOT, SHARED_SAMPLE, tiny_sample_run
 
@@ -222,8 +222,8 @@ def test_batches_are_padded_to_the_configured_multiple(tiny_bert, tmp_path):
     """data.pad_to_multiple_of reaches the collator; null pads to the longest pair only."""
     from accelerate import PartialState
 
+    from evidence_ft.jobs.train import build_trainer, prepare_data
     from evidence_ft.modeling import load_tokenizer
-    from evidence_ft.train import build_trainer, prepare_data
 
     tokenizer = load_tokenizer(str(tiny_bert))
     lengths = {}

@@ -29,14 +29,14 @@ from mlflow.tracking import MlflowClient
 from optuna.trial import TrialState
 
 from evidence_ft import config, tracking
-from evidence_ft import search as search_module
 from evidence_ft.config import load_config
 from evidence_ft.errors import UserError
-from evidence_ft.search import experiment_yaml, parse_space, search, train_overrides
-from evidence_ft.search.runs import end_orphans
-from evidence_ft.search.storage import open_storage
+from evidence_ft.jobs import search as search_module
+from evidence_ft.jobs.search import experiment_yaml, parse_space, search, train_overrides
+from evidence_ft.jobs.search.runs import end_orphans
+from evidence_ft.jobs.search.storage import open_storage
+from evidence_ft.jobs.train import train
 from evidence_ft.tracking import HOST_TAG, PID_TAG, STARTED_TAG
-from evidence_ft.train import train
 
 from .conftest import ROOT, tiny_sample_run
 
@@ -247,7 +247,7 @@ def test_refit_and_n_trials_0_retrace_the_best_trial(
     Then ``n_trials=0`` exports and refits the study again without adding a trial.
     """
     monkeypatch.chdir(tmp_path)
-    caplog.set_level(logging.INFO, logger="evidence_ft.search")  # and its modules' loggers
+    caplog.set_level(logging.INFO, logger="evidence_ft.jobs.search")  # and its modules' loggers
     epochs = ["search.space.epochs.low=4", "search.space.epochs.high=4"]
     argv = overrides(dropout_bert, tmp_path, "n_trials=1", "pruner=none", "sampler_seed=3")
     argv += [*epochs, "early_stopping_patience=1", "search.space.learning_rate.low=3e-3"]
@@ -262,7 +262,9 @@ def test_refit_and_n_trials_0_retrace_the_best_trial(
     trial_losses = eval_history(client, trial.user_attrs["mlflow_run_id"])
     assert len(trial_losses) == len(trial.intermediate_values)
     assert eval_history(client, first["refit"]["run_id"]) == pytest.approx(trial_losses, abs=1e-6)
-    lines = [r.getMessage() for r in caplog.records if r.name.startswith("evidence_ft.search.")]
+    lines = [
+        r.getMessage() for r in caplog.records if r.name.startswith("evidence_ft.jobs.search.")
+    ]
     (finished,) = [m for m in lines if m.startswith(("trial 0 COMPLETE", "trial 0 PRUNED"))]
     assert f"objective {trial.value:.4f} after {len(trial_losses)} epochs in" in finished
     assert "learning_rate=" in finished and "gamma=" in finished

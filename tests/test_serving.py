@@ -34,7 +34,8 @@ from evidence_ft import data, tracking
 from evidence_ft.checkpoints import resolve_checkpoint
 from evidence_ft.config import load_config
 from evidence_ft.errors import UserError
-from evidence_ft.evaluation import evaluate, select_split
+from evidence_ft.jobs.evaluate import evaluate, select_split
+from evidence_ft.jobs.train import train
 from evidence_ft.serving import (
     EVIDENCE,
     OFFSET_KEY,
@@ -42,7 +43,6 @@ from evidence_ft.serving import (
     output_layer,
     threshold_in_head,
 )
-from evidence_ft.train import train
 
 from .conftest import keep_mlflow_env, tiny_sample_run, train_tiny_registered
 

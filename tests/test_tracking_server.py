@@ -13,7 +13,7 @@ from mlflow.tracking import MlflowClient
 
 from evidence_ft.config import load_config
 from evidence_ft.errors import UserError
-from evidence_ft.train import train
+from evidence_ft.jobs.train import train
 
 pytestmark = pytest.mark.integration
 

@@ -33,14 +33,14 @@ from transformers import EarlyStoppingCallback, set_seed
 from evidence_ft import data, tracking
 from evidence_ft.config import to_yaml
 from evidence_ft.errors import UserError
-from evidence_ft.modeling import load_tokenizer
-from evidence_ft.train import (
+from evidence_ft.jobs.train import (
     build_trainer,
     distributed_state,
     evaluate_best,
     prepare_data,
     run_dir,
 )
+from evidence_ft.modeling import load_tokenizer
 
 log = logging.getLogger(__name__)
 

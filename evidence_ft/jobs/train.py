@@ -27,7 +27,7 @@ from evidence_ft import data, plots, serving, tracking
 from evidence_ft.card import model_card
 from evidence_ft.config import to_yaml
 from evidence_ft.errors import UserError
-from evidence_ft.evaluation import build_report
+from evidence_ft.jobs.evaluate import build_report
 from evidence_ft.metrics import (
     binary_metrics,
     choose_threshold,

@@ -12,8 +12,8 @@ from optuna.trial import FrozenTrial
 
 from evidence_ft import tracking
 from evidence_ft.errors import UserError
-from evidence_ft.search.runs import end_stale_trial_runs
-from evidence_ft.search.space import objective_key
+from evidence_ft.jobs.search.runs import end_stale_trial_runs
+from evidence_ft.jobs.search.space import objective_key
 from evidence_ft.tracking import mask, one_creator
 
 

@@ -116,7 +116,7 @@ def select_split(
     return chosen
 
 
-def predict(
+def score_split(
     model: Any, tokenizer: Any, pairs: pd.DataFrame, max_length: int, batch_size: int
 ) -> Any:
     """Raw P(evidence) per pair: the training tokenization and collator, ``Trainer.predict``.
@@ -183,7 +183,7 @@ def flat_metrics(tree: dict[str, Any], prefix: str) -> dict[str, float]:
     return out
 
 
-def output_folder(cfg: DictConfig) -> Path:
+def report_folder(cfg: DictConfig) -> Path:
     """``output_dir``, or a fresh ``outputs/eval/<date>/<time>`` no other command shares."""
     if not cfg.output_dir:
         return fresh_folder("outputs/eval")
@@ -231,7 +231,7 @@ def evaluate(
     )
 
     # -- predict and score
-    probs = predict(model, tokenizer, chosen, int(data_cfg.max_length), int(cfg.batch_size))
+    probs = score_split(model, tokenizer, chosen, int(data_cfg.max_length), int(cfg.batch_size))
     frame = chosen[["post_id", "sentence_id", "symptom", "label"]].assign(probability=probs)
     report = {
         "checkpoint": source,
@@ -247,7 +247,7 @@ def evaluate(
         log.warning("eval: validation F1 %.4f differs from the run's eval_f1 %.4f", now, recorded)
 
     # -- write, print, log
-    out = output_folder(cfg)
+    out = report_folder(cfg)
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     frame.to_csv(out / "predictions.csv", index=False)
     plots.write_plots(frame, report, out / "plots")
@@ -264,12 +264,12 @@ def evaluate(
     print(f"\nreport folder: {out}  (report.json, predictions.csv, table.txt, plots/)")
     eval_run_id = None
     if cfg.log:
-        eval_run_id = _log_to_mlflow(cfg, report, out, run_id)
+        eval_run_id = _log_eval_run(cfg, report, out, run_id)
         print(f"mlflow run:    {eval_run_id}  (evaluation of training run {run_id})")
     return report, {"output_dir": out, "run_id": eval_run_id, "frame": frame}
 
 
-def _log_to_mlflow(cfg: DictConfig, report: dict[str, Any], out: Path, run_id: str | None) -> str:
+def _log_eval_run(cfg: DictConfig, report: dict[str, Any], out: Path, run_id: str | None) -> str:
     tracking.setup(cfg.tracking)
     tags = {"evidence_ft.job": "evaluation", "checkpoint": report["checkpoint"]}
     if run_id:  # the MLflow UI nests the evaluation under its training run

@@ -28,8 +28,7 @@ from transformers import set_seed
 from evidence_ft import tracking
 from evidence_ft.config import to_yaml, validate
 from evidence_ft.errors import UserError
-from evidence_ft.modeling import load_tokenizer
-from evidence_ft.search.results import (
+from evidence_ft.jobs.search.results import (
     best_overrides,
     experiment_yaml,
     print_summary,
@@ -38,17 +37,18 @@ from evidence_ft.search.results import (
     trials_table,
     write_results,
 )
-from evidence_ft.search.space import (
+from evidence_ft.jobs.search.space import (
     SEARCH_KEYS,
     Dimension,
     check_settings,
     parse_space,
     train_config,
 )
-from evidence_ft.search.storage import best_trial, make_pruner, open_storage, open_study
-from evidence_ft.search.trials import TrialHooks, trial_trainer
+from evidence_ft.jobs.search.storage import best_trial, make_pruner, open_storage, open_study
+from evidence_ft.jobs.search.trials import TrialHooks, trial_trainer
+from evidence_ft.jobs.train import distributed_state, prepare_data, run_dir, train
+from evidence_ft.modeling import load_tokenizer
 from evidence_ft.tracking import mask, one_creator
-from evidence_ft.train import distributed_state, prepare_data, run_dir, train
 from evidence_ft.trainer import FocalLossTrainer
 
 __all__ = [

@@ -17,10 +17,10 @@ from omegaconf import OmegaConf
 from optuna.trial import FrozenTrial, TrialState
 
 from evidence_ft import config
+from evidence_ft.jobs.search.runs import short
+from evidence_ft.jobs.search.space import SEARCH_KEYS, Dimension
+from evidence_ft.jobs.search.storage import best_trial
 from evidence_ft.report import aligned
-from evidence_ft.search.runs import short
-from evidence_ft.search.space import SEARCH_KEYS, Dimension
-from evidence_ft.search.storage import best_trial
 
 
 def study_summary(

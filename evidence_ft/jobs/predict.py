@@ -228,7 +228,7 @@ def predict_posts(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
         write_report(folder, summary, tally)
         (folder / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", "utf-8")
     print(format_predict_summary(summary, out, OUTPUT_FILES))
-    run_id = _log_to_mlflow(cfg, summary, out) if cfg.log else None
+    run_id = _log_prediction_run(cfg, summary, out) if cfg.log else None
     if run_id:
         print(f"mlflow run:    {run_id}  (predictions of training run {predictor.run_id})")
     return summary, {"output_dir": out, "run_id": run_id}
@@ -267,7 +267,7 @@ def write_report(folder: Path, summary: dict[str, Any], tally: Tally) -> None:
     (folder / "report.html").write_text(html, encoding="utf-8")
 
 
-def _log_to_mlflow(cfg: DictConfig, summary: dict[str, Any], out: Path) -> str:
+def _log_prediction_run(cfg: DictConfig, summary: dict[str, Any], out: Path) -> str:
     tracking.setup(cfg.tracking)
     tags = {"evidence_ft.job": "prediction", "checkpoint": summary["checkpoint"]}
     if summary["training_run_id"]:  # the MLflow UI nests the predictions under training

@@ -18,10 +18,10 @@ from omegaconf import DictConfig, OmegaConf
 from transformers import EarlyStoppingCallback
 from transformers.integrations import MLflowCallback
 
+from evidence_ft.jobs.search.runs import TrialRuns
+from evidence_ft.jobs.search.space import Dimension, objective_key, train_config
+from evidence_ft.jobs.train import PreparedData, build_trainer
 from evidence_ft.modeling import load_model
-from evidence_ft.search.runs import TrialRuns
-from evidence_ft.search.space import Dimension, objective_key, train_config
-from evidence_ft.train import PreparedData, build_trainer
 from evidence_ft.trainer import FocalLossTrainer
 
 log = logging.getLogger(__name__)

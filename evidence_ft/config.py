@@ -7,7 +7,6 @@ the same config with Hydra's compose API, for code and tests that call a job as 
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,15 +17,18 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from evidence_ft import schema
 from evidence_ft.errors import UserError
+from evidence_ft.schema import SCHEMAS, EvalConfig, checked_fields, choices_of
+from evidence_ft.schema import is_kind as _is
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-# tracking.register: which runs register their model (evidence_ft.tracking.should_register).
-REGISTER_CHOICES = ("auto", "always", "never")
 CONFIG_DIR = PROJECT_ROOT / "configs"
 
 if not OmegaConf.has_resolver("project_root"):
     OmegaConf.register_new_resolver("project_root", lambda: str(PROJECT_ROOT))
+# The typed configs (evidence_ft.schema) that configs/*.yaml start from.
+schema.register()
 
 
 def load_config(overrides: list[str] | None = None, config_name: str = "train") -> DictConfig:
@@ -66,17 +68,13 @@ def _whole(v: float) -> bool:
     return float(v).is_integer()
 
 
-def _ratios(v: list[Any]) -> bool:
-    """Train/validation/test ratios: three non-negative numbers summing to 1."""
-    return len(v) == 3 and all(_is("number", r) and r >= 0 for r in v) and math.isclose(sum(v), 1.0)
-
-
 # run_eval.py split=: posts of the run's manifest (test|validation|train) or every pair (all).
-EVAL_SPLITS = ("test", "validation", "train", "all")
+EVAL_SPLITS = choices_of(EvalConfig, "split")
 
 # Every key a typo could break an hour into a run (or, worse, turn into a silent no-op such as
 # a negative epoch count), checked after composing and before anything is written. A key that
-# a config does not have (eval has no training.*) is skipped.
+# a config does not have (eval has no training.*) is skipped. The keys of the typed configs
+# (evidence_ft.schema) carry their check in the field; ``schema_rules`` adds them.
 RULES = (
     Rule("seed", "int", lambda v: v >= 0, "an integer >= 0", "42"),
     Rule("training.learning_rate", "number", lambda v: v > 0, "a number > 0", "5e-5"),
@@ -113,66 +111,35 @@ RULES = (
     Rule("training.dataloader_num_workers", "int", lambda v: v >= 0, "an integer >= 0", "2"),
     Rule("early_stopping_patience", "int", lambda v: v >= 1, "null or an integer >= 1", "3", True),
     Rule("cv.folds", "int", lambda v: v == 0 or v >= 2, "0 (off) or an integer >= 2", "5"),
-    Rule(
-        "data.split_ratios",
-        "list",
-        _ratios,
-        "three non-negative numbers summing to 1",
-        "[0.7,0.15,0.15]",
-    ),
-    Rule(
-        "data.conflict_policy",
-        "str",
-        lambda v: v in ("error", "keep_positive", "drop"),
-        "one of error|keep_positive|drop",
-        "error",
-    ),
-    Rule("data.max_length", "int", lambda v: v >= 16, "an integer >= 16", "512"),
-    Rule("data.pad_to_multiple_of", "int", lambda v: v >= 1, "null or an integer >= 1", "8", True),
-    Rule(
-        "tracking.register",
-        "str",
-        lambda v: v in REGISTER_CHOICES,
-        "one of " + "|".join(REGISTER_CHOICES),
-        "auto",
-    ),
-    Rule(
-        "model.name_or_path", "str", bool, "a Hub id or a local model folder", "bert-base-uncased"
-    ),
-    Rule("tracking.uri", "str", bool, "an MLflow tracking URI", "sqlite:///mlflow.db"),
-    Rule("tracking.experiment", "str", bool, "a non-empty name", "evidence_ft"),
-    Rule("tracking.artifact_location", "str", bool, "a folder", "mlruns"),
-    # run_eval.py
-    Rule("batch_size", "int", lambda v: v >= 1, "an integer >= 1", "64"),
-    Rule(
-        "split",
-        "str",
-        lambda v: v in EVAL_SPLITS,
-        "one of " + "|".join(EVAL_SPLITS),
-        "test",
-    ),
-    Rule("log", "bool", lambda v: True, "true or false", "false"),
-    # run_predict.py
-    Rule("chunk_posts", "int", lambda v: v >= 1, "an integer >= 1", "64"),
-    Rule(
-        "report_posts", "int", lambda v: v >= 0, "null (every post) or an integer >= 0", "500", True
-    ),
-    Rule("special_case", "bool", lambda v: True, "true or false", "false"),
-    Rule(
-        "progress", "bool", lambda v: True, "null (when interactive), true or false", "true", True
-    ),
 )
+
+
+def schema_rules() -> tuple[Rule, ...]:
+    """A ``Rule`` per checked field of the typed configs (a key shared by two schemas once)."""
+    rules: dict[str, Rule] = {}
+    for schema_type, prefix in SCHEMAS.values():
+        for key, f in checked_fields(schema_type, f"{prefix}." if prefix else ""):
+            check, meta = f.metadata["check"], f.metadata
+            rules.setdefault(
+                key,
+                Rule(key, check.kind, check.ok, meta["allowed"], meta["example"], check.nullable),
+            )
+    return tuple(rules.values())
+
+
+# What ``validate`` checks: the rules above and every checked field of evidence_ft.schema.
+ALL_RULES = RULES + schema_rules()
 
 _ABSENT = object()
 
 
 def validate(cfg: DictConfig) -> None:
-    """Check every key of ``RULES`` the config has: type and range; raise one-line UserError.
+    """Check every key of ``ALL_RULES`` the config has: type and range; raise one-line UserError.
 
-    The configs are plain YAML, so OmegaConf types nothing: ``training.learning_rate=abc``
+    OmegaConf types nothing here (the schemas' fields are ``Any``): ``training.learning_rate=abc``
     would reach TrainingArguments or the optimizer as a string and end in a traceback.
     """
-    for rule in RULES:
+    for rule in ALL_RULES:
         value = OmegaConf.select(cfg, rule.key, default=_ABSENT)
         group = rule.key.rpartition(".")[0]
         parent = OmegaConf.select(cfg, group, default=None) if group else cfg
@@ -191,21 +158,6 @@ def validate(cfg: DictConfig) -> None:
             )
     if "training" in cfg:
         check_training_keys(OmegaConf.to_container(cfg.training))  # type: ignore[arg-type]
-
-
-def _is(kind: str, value: Any) -> bool:
-    """Whether ``value`` has the rule's type (bool is not a number; nan and inf are not)."""
-    if kind == "bool":
-        return isinstance(value, bool)
-    if isinstance(value, bool):
-        return False
-    if kind == "int":
-        return isinstance(value, int)
-    if kind == "number":
-        return isinstance(value, (int, float)) and math.isfinite(value)
-    if kind == "list":
-        return isinstance(value, list)
-    return isinstance(value, str)
 
 
 def _show(value: Any) -> str:

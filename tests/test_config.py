@@ -1,13 +1,24 @@
 """Every config group composes, builds TrainingArguments, and bad overrides fail in one line."""
 
+import dataclasses
+import inspect
 import itertools
 
 import pytest
+import yaml
 from omegaconf import OmegaConf
 
 from evidence_ft.config import CONFIG_DIR, load_config
 from evidence_ft.errors import UserError
 from evidence_ft.hardware import Capabilities
+from evidence_ft.schema import (
+    SCHEMAS,
+    DataConfig,
+    EvalConfig,
+    ModelConfig,
+    PredictConfig,
+    TrackingConfig,
+)
 from evidence_ft.trainer import build_training_args
 
 
@@ -70,3 +81,98 @@ def test_bad_overrides_are_one_line_user_errors(override, match):
     with pytest.raises(UserError, match=match) as info:
         load_config([override])
     assert "\n" not in str(info.value)
+
+
+# ----------------------------------------------------------------- typed configs (schema.py)
+
+SCHEMA_DEFAULTS = [
+    # (schema, config name, overrides, key of the schema's options in the composed config)
+    (DataConfig, "train", ["data=redsm5"], "data"),
+    (ModelConfig, "train", ["model=minilm"], "model"),
+    (TrackingConfig, "train", [], "tracking"),
+    (EvalConfig, "eval", [], ""),
+    (PredictConfig, "predict", [], ""),
+]
+
+
+def _resolved(node):
+    return OmegaConf.to_container(node, resolve=True)
+
+
+@pytest.mark.parametrize(("schema", "name", "overrides", "key"), SCHEMA_DEFAULTS)
+def test_each_schema_default_is_what_load_config_composes(schema, name, overrides, key):
+    cfg = load_config(["checkpoint=x", *overrides] if name != "train" else overrides, name)
+    composed = _resolved(OmegaConf.select(cfg, key) if key else cfg)
+    if name != "train":
+        composed["checkpoint"] = None
+    assert composed == _resolved(OmegaConf.structured(schema))
+
+
+def test_schemas_are_registered_and_not_config_groups():
+    from hydra.core.config_store import ConfigStore
+
+    stored = ConfigStore.instance().list("")
+    assert {f"{name}_schema.yaml" for name in SCHEMAS} <= set(stored)
+    # no group of their own: --help lists the same group options as before
+    assert not (CONFIG_DIR / "schema").exists() and "schema" not in stored
+
+
+def _fields(schema):
+    for f in dataclasses.fields(schema):
+        if isinstance(f.default_factory, type):  # a nested schema (EvalConfig.data)
+            continue
+        yield f
+
+
+@pytest.mark.parametrize("schema", [s for s, _ in SCHEMAS.values()])
+def test_a_check_lives_with_its_field_with_help_allowed_and_example(schema):
+    for f in _fields(schema):
+        meta = f.metadata
+        assert meta["help"].strip(), f.name
+        check = meta["check"]
+        if check is None:
+            continue
+        assert meta["allowed"] and meta["example"], f.name
+        # the default and the example shown in errors both pass the field's own check
+        default = f.default_factory() if callable(f.default_factory) else f.default
+        assert check(default), f.name
+        example = OmegaConf.create({"v": yaml.safe_load(meta["example"])}).v
+        example = OmegaConf.to_container(example) if OmegaConf.is_list(example) else example
+        assert check(example), (f.name, meta["example"])
+
+
+@pytest.mark.parametrize(
+    "path", ["data/redsm5", "data/sample", "model/*", "tracking/default", "eval", "predict"]
+)
+def test_yaml_files_hold_only_what_differs_from_the_schema(path):
+    by_name = {
+        "data": DataConfig,
+        "model": ModelConfig,
+        "tracking": TrackingConfig,
+        "eval": EvalConfig,
+        "predict": PredictConfig,
+    }
+    for file in sorted(CONFIG_DIR.glob(f"{path}.yaml")):
+        schema = by_name[path.split("/")[0]]
+        text = yaml.safe_load(file.read_text())
+        defaults = {f.name: f for f in _fields(schema)}
+        for key, value in text.items():
+            if key in ("defaults", "hydra"):
+                continue
+            field = defaults[key]
+            default = field.default_factory() if callable(field.default_factory) else field.default
+            assert value != default, f"{file.name}: {key} repeats the schema default"
+        assert f"{path.split('/')[0]}_schema" in str(text["defaults"][0])
+
+
+def test_code_takes_its_defaults_from_the_schemas():
+    from evidence_ft import config, modeling
+
+    assert load_config([]).model.name_or_path == modeling.DEFAULT_MODEL
+    signature = inspect.signature(modeling.load_model)
+    composed = load_config([]).model.attn_implementation
+    assert signature.parameters["attn_implementation"].default == composed
+    assert (
+        tuple(f.metadata["choices"] for f in dataclasses.fields(EvalConfig) if f.name == "split")[0]
+        == config.EVAL_SPLITS
+    )

@@ -19,8 +19,9 @@ from omegaconf.errors import OmegaConfBaseException
 
 from evidence_ft import schema
 from evidence_ft.errors import UserError
-from evidence_ft.schema import SCHEMAS, EvalConfig, checked_fields, choices_of
-from evidence_ft.schema import is_kind as _is
+from evidence_ft.options import checked_fields, choices_of
+from evidence_ft.options import is_kind as _is
+from evidence_ft.schema import SCHEMAS, EvalConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = PROJECT_ROOT / "configs"

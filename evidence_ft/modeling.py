@@ -19,7 +19,8 @@ from transformers.utils import is_flash_attn_2_available
 
 from evidence_ft.data import ID2LABEL
 from evidence_ft.errors import UserError
-from evidence_ft.schema import ModelConfig, default_of
+from evidence_ft.options import default_of
+from evidence_ft.schema import ModelConfig
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,8 @@
 
 They are registered in Hydra's ConfigStore (``register``) as ``<name>_schema``; the YAML files
 of ``configs/`` start from them (``defaults: [/data_schema@_here_, _self_]``) and hold only what
-differs. ``evidence_ft.config.validate`` reads the checks from the fields' metadata.
+differs. ``evidence_ft.config.validate`` reads the checks from the fields' metadata
+(``evidence_ft.options``).
 
 Fields are typed ``Any`` on purpose: OmegaConf's own type check would fire first with a
 multi-line message (and would turn ``special_case=yes`` into true, ``tracking.uri=5`` into
@@ -11,94 +12,13 @@ multi-line message (and would turn ``special_case=yes`` into true, ``tracking.ur
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
 
-
-def is_kind(kind: str, value: Any) -> bool:
-    """Whether ``value`` has the type ``kind`` (bool is not a number; nan and inf are not)."""
-    if kind == "bool":
-        return isinstance(value, bool)
-    if isinstance(value, bool):
-        return False
-    if kind == "int":
-        return isinstance(value, int)
-    if kind == "number":
-        return isinstance(value, (int, float)) and math.isfinite(value)
-    if kind == "list":
-        return isinstance(value, list)
-    return isinstance(value, str)
-
-
-@dataclass(frozen=True)
-class Check:
-    """A value's type (``kind``) and range (``ok``); ``nullable`` lets null through."""
-
-    kind: str  # number | int | str | list | bool
-    ok: Callable[[Any], bool]
-    nullable: bool = False
-
-    def __call__(self, value: Any) -> bool:
-        if value is None and self.nullable:
-            return True
-        return is_kind(self.kind, value) and bool(self.ok(value))
-
-
-def shown(value: Any) -> str:
-    """A value as it is typed on the command line: null, true, [0.7,0.15,0.15], text."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, (list, tuple)):
-        return "[" + ",".join(shown(v) for v in value) + "]"
-    return str(value)
-
-
-def option(
-    default: Any,
-    help: str,
-    *,
-    check: Check | None = None,
-    allowed: str | None = None,
-    example: Any = dataclasses.MISSING,
-    choices: tuple[str, ...] | None = None,
-) -> Any:
-    """A dataclass field whose metadata holds its help, allowed values, example and check.
-
-    ``choices`` builds the check and the allowed text; the example defaults to the default.
-    """
-    if choices is not None:
-        check = Check("str", lambda v: v in choices)
-        allowed = "one of " + "|".join(choices)
-    if example is dataclasses.MISSING:
-        example = default
-    meta: dict[str, Any] = {
-        "help": help,
-        "allowed": allowed,
-        "example": shown(example),
-        "check": check,
-    }
-    if choices is not None:
-        meta["choices"] = choices
-    if isinstance(default, list):
-        return field(default_factory=lambda: list(default), metadata=meta)
-    return field(default=default, metadata=meta)
-
-
-def choices_of(schema: type, name: str) -> tuple[str, ...]:
-    """The allowed values of a field given as ``choices`` (e.g. ``EvalConfig``'s ``split``)."""
-    return {f.name: f for f in dataclasses.fields(schema)}[name].metadata["choices"]
-
-
-def default_of(schema: type, name: str) -> Any:
-    """A field's default value: the one place that value is written."""
-    return {f.name: f for f in dataclasses.fields(schema)}[name].default
+from evidence_ft.options import BOOL, TRUE_OR_FALSE, Check, is_kind, option
 
 
 def _ratios(v: list[Any]) -> bool:
@@ -110,8 +30,6 @@ def _ratios(v: list[Any]) -> bool:
     )
 
 
-BOOL = Check("bool", lambda v: True)
-TRUE_OR_FALSE = "true or false"
 _DATA = "${project_root:}/data"
 
 
@@ -339,13 +257,3 @@ def register() -> None:
     store = ConfigStore.instance()
     for name, (schema, _) in SCHEMAS.items():
         store.store(name=f"{name}_schema", node=schema)
-
-
-def checked_fields(schema: type, prefix: str = "") -> Iterator[tuple[str, dataclasses.Field]]:
-    """``(dotted key, field)`` of every field with a check, nested schemas included."""
-    for f in dataclasses.fields(schema):
-        key = f"{prefix}{f.name}"
-        if isinstance(f.default_factory, type) and dataclasses.is_dataclass(f.default_factory):
-            yield from checked_fields(f.default_factory, key + ".")
-        elif f.metadata.get("check") is not None:
-            yield key, f

@@ -77,7 +77,6 @@ EVAL_SPLITS = choices_of(EvalConfig, "split")
 # a config does not have (eval has no training.*) is skipped. The keys of the typed configs
 # (evidence_ft.schema) carry their check in the field; ``schema_rules`` adds them.
 RULES = (
-    Rule("seed", "int", lambda v: v >= 0, "an integer >= 0", "42"),
     Rule("training.learning_rate", "number", lambda v: v > 0, "a number > 0", "5e-5"),
     Rule("training.num_train_epochs", "number", lambda v: v > 0, "a number > 0", "3"),
     Rule(
@@ -110,8 +109,6 @@ RULES = (
         "training.save_total_limit", "int", lambda v: v >= 1, "null or an integer >= 1", "2", True
     ),
     Rule("training.dataloader_num_workers", "int", lambda v: v >= 0, "an integer >= 0", "2"),
-    Rule("early_stopping_patience", "int", lambda v: v >= 1, "null or an integer >= 1", "3", True),
-    Rule("cv.folds", "int", lambda v: v == 0 or v >= 2, "0 (off) or an integer >= 2", "5"),
 )
 
 

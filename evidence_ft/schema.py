@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
+from omegaconf import OmegaConf
 
 from evidence_ft.options import BOOL, TRUE_OR_FALSE, Check, is_kind, option
 
@@ -241,6 +242,50 @@ class PredictConfig:
     )
 
 
+@dataclass
+class CvConfig:
+    """``cv.*``: grouped k-fold cross-validation over the train+validation posts."""
+
+    folds: Any = option(
+        0,
+        "Folds (0 = off; the test split stays fixed).",
+        check=Check("int", lambda v: v == 0 or v >= 2),
+        allowed="0 (off) or an integer >= 2",
+        example=5,
+    )
+
+
+@dataclass
+class TrainConfig:
+    """The top-level keys of ``configs/train.yaml`` (run_train.py; run_search.py adds its own)."""
+
+    seed: Any = option(
+        42,
+        "Seeds the split, the model's new head and the Trainer.",
+        check=Check("int", lambda v: v >= 0),
+        allowed="an integer >= 0",
+    )
+    output_dir: Any = option(
+        "",
+        "Where checkpoints, the split manifest and reports go; empty = a new "
+        "outputs/<date>/<time> (-1, -2... if taken) under the folder the command runs from. A "
+        "given folder must be new or empty: an existing run is never overwritten.",
+    )
+    resume: Any = option(
+        "",
+        "A run folder to continue from its last checkpoint, with its own config.yaml, split and "
+        "MLflow run: python run_train.py resume=outputs/<date>/<time> (no other override).",
+    )
+    cv: Any = field(default_factory=CvConfig)
+    early_stopping_patience: Any = option(
+        3,
+        "Stop when validation F1 has not improved for this many evaluations (null = never stop "
+        "early).",
+        check=Check("int", lambda v: v >= 1, nullable=True),
+        allowed="null or an integer >= 1",
+    )
+
+
 # The ConfigStore name of each schema (configs/ reference them as ``/<name>_schema``) and the
 # key its options sit under in a composed config ("" = the top level).
 SCHEMAS: dict[str, tuple[type, str]] = {
@@ -249,6 +294,7 @@ SCHEMAS: dict[str, tuple[type, str]] = {
     "tracking": (TrackingConfig, "tracking"),
     "eval": (EvalConfig, ""),
     "predict": (PredictConfig, ""),
+    "train": (TrainConfig, ""),
 }
 
 
@@ -256,4 +302,9 @@ def register() -> None:
     """Store every schema in Hydra's ConfigStore as ``<name>_schema`` (safe to call again)."""
     store = ConfigStore.instance()
     for name, (schema, _) in SCHEMAS.items():
-        store.store(name=f"{name}_schema", node=schema)
+        node = OmegaConf.structured(schema)
+        if schema is TrainConfig:
+            # open at the top: the groups (data=, training=...) and run_search.py's own keys
+            # join it; Hydra closes the composed config again before applying overrides.
+            OmegaConf.set_struct(node, False)
+        store.store(name=f"{name}_schema", node=node)

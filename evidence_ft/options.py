@@ -51,7 +51,7 @@ def shown(value: Any) -> str:
         return str(value).lower()
     if isinstance(value, (list, tuple)):
         return "[" + ",".join(shown(v) for v in value) + "]"
-    return str(value)
+    return str(value) or "''"
 
 
 def option(
@@ -91,8 +91,14 @@ def choices_of(schema: type, name: str) -> tuple[str, ...]:
 
 
 def default_of(schema: type, name: str) -> Any:
-    """A field's default value: the one place that value is written."""
-    return {f.name: f for f in dataclasses.fields(schema)}[name].default
+    """A field's default value: the one place that value is written.
+
+    >>> from evidence_ft.schema import DataConfig
+    >>> default_of(DataConfig, "split_ratios"), default_of(DataConfig, "max_length")
+    ([0.7, 0.15, 0.15], 512)
+    """
+    f = {f.name: f for f in dataclasses.fields(schema)}[name]
+    return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
 
 
 def checked_fields(schema: type, prefix: str = "") -> Iterator[tuple[str, dataclasses.Field]]:
@@ -112,3 +118,20 @@ def is_schema(value: Any) -> bool:
 
 BOOL = Check("bool", lambda v: True)
 TRUE_OR_FALSE = "true or false"
+
+
+def describe(schema: type, prefix: str = "") -> Iterator[str]:
+    """One line per key: ``key=default  help (allowed)``, for a --help page or the docs.
+
+    >>> from evidence_ft.schema import CvConfig
+    >>> list(describe(CvConfig, "cv."))
+    ['cv.folds=0  Folds (0 = off; the test split stays fixed). (0 (off) or an integer >= 2)']
+    """
+    for f in dataclasses.fields(schema):
+        key = f"{prefix}{f.name}"
+        if is_schema(f.default_factory):
+            yield from describe(f.default_factory, key + ".")  # type: ignore[arg-type]
+            continue
+        allowed = f.metadata.get("allowed")
+        text = f"{key}={shown(default_of(schema, f.name))}  {f.metadata['help']}"
+        yield text + (f" ({allowed})" if allowed else "")

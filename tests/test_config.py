@@ -11,6 +11,7 @@ from omegaconf import OmegaConf
 from evidence_ft.config import CONFIG_DIR, load_config
 from evidence_ft.errors import UserError
 from evidence_ft.hardware import Capabilities
+from evidence_ft.options import describe
 from evidence_ft.schema import (
     SCHEMAS,
     DataConfig,
@@ -183,3 +184,15 @@ def test_code_takes_its_defaults_from_the_schemas():
         tuple(f.metadata["choices"] for f in dataclasses.fields(EvalConfig) if f.name == "split")[0]
         == config.EVAL_SPLITS
     )
+
+
+def test_describe_lists_every_key_with_its_default_and_allowed_values():
+    lines = {line.split("=")[0]: line for line in describe(EvalConfig)}
+    assert lines["split"].startswith("split=test  Posts to score")
+    assert lines["split"].endswith("(one of test|validation|train|all)")
+    assert lines["output_dir"].startswith("output_dir=''  Where report.json")
+    composed = load_config(["checkpoint=x"], "eval")
+    nested = ("data", "tracking")
+    keys = {k for k in composed if k not in nested}
+    keys |= {f"{g}.{k}" for g in nested for k in composed[g]}
+    assert set(lines) == keys

@@ -12,6 +12,7 @@ multi-line message (and would turn ``special_case=yes`` into true, ``tracking.ur
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -308,3 +309,12 @@ def register() -> None:
             # join it; Hydra closes the composed config again before applying overrides.
             OmegaConf.set_struct(node, False)
         store.store(name=f"{name}_schema", node=node)
+    store.store(name="loss_schema", node=loss_defaults())
+
+
+def loss_defaults() -> dict[str, Any]:
+    """The loss settings' defaults, from the TrainingArguments subclass that owns them."""
+    from evidence_ft.trainer import LOSS_CHECKS, EvidenceTrainingArguments
+
+    fields = {f.name: f for f in dataclasses.fields(EvidenceTrainingArguments)}
+    return {name: fields[name].default for name in LOSS_CHECKS}

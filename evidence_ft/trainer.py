@@ -81,14 +81,17 @@ class EvidenceTrainingArguments(TrainingArguments):
     """``TrainingArguments`` plus the focal loss settings (the TRL ``SFTConfig`` pattern).
 
     They are fields so that the Trainer's own search set-up (``_hp_search_setup``) sets them
-    per trial like any other. No defaults here: configs/loss/focal.yaml holds the values.
+    per trial like any other. Their defaults live here only: configs/loss/focal.yaml takes
+    them from Hydra's ConfigStore (``loss_schema``, evidence_ft/schema.py).
     """
 
     focal_gamma: float = field(
+        default=2.0,
         kw_only=True,
         metadata={"help": "Focal loss gamma >= 0; 0 with uniform weights is cross-entropy."},
     )
     class_weights: str = field(
+        default="balanced",
         kw_only=True,
         metadata={
             "help": "Per-class alpha when class_alpha is null: balanced (inverse frequency of "
@@ -96,6 +99,7 @@ class EvidenceTrainingArguments(TrainingArguments):
         },
     )
     class_alpha: list[float] | None = field(
+        default=None,
         kw_only=True,
         metadata={"help": "Explicit per-class alpha [alpha_0, alpha_1]; wins over class_weights."},
     )

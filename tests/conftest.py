@@ -1,9 +1,16 @@
-"""Shared fixtures: tiny random models (BERT and DeBERTa-v2) and small ReDSM5-format files."""
+"""Shared fixtures: tiny random models (BERT and DeBERTa-v2), small ReDSM5-format files and a
+throwaway PostgreSQL server."""
 
 from __future__ import annotations
 
+import glob
 import json
 import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -113,3 +120,48 @@ def keep_mlflow_env(mp: pytest.MonkeyPatch) -> None:
 def _isolated_mlflow_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """tracking.setup() exports MLFLOW_* for MLflowCallback; undo that after every test."""
     keep_mlflow_env(monkeypatch)
+
+
+# ---------------------------------------------------------------- PostgreSQL
+
+
+def postgres_binaries() -> tuple[Path, Path] | None:
+    for initdb in sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True):
+        pg_ctl = Path(initdb).with_name("pg_ctl")
+        if pg_ctl.exists():
+            return Path(initdb), pg_ctl
+    found = shutil.which("initdb"), shutil.which("pg_ctl")
+    return (Path(found[0]), Path(found[1])) if all(found) else None  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def postgres_url():
+    """A throwaway PostgreSQL server on 127.0.0.1 (as user postgres when the tests run as root)."""
+    binaries = postgres_binaries()
+    if binaries is None:
+        pytest.skip("PostgreSQL server binaries not installed (apt-get install -y postgresql)")
+    initdb, pg_ctl = binaries
+    as_user: dict = {}
+    folder = Path(tempfile.mkdtemp(prefix="pg-"))
+    if os.geteuid() == 0:  # initdb refuses to run as root
+        try:
+            user = pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root and there is no postgres user to run the server")
+        os.chown(folder, user.pw_uid, user.pw_gid)
+        as_user = {"user": user.pw_uid, "group": user.pw_gid}
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    data = folder / "data"
+    run = dict(check=True, capture_output=True, **as_user)
+    subprocess.run([initdb, "-D", data, "-U", "postgres", "--auth=trust"], **run)
+    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1"
+    subprocess.run([pg_ctl, "-D", data, "-o", options, "-l", folder / "log", "-w", "start"], **run)
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(
+            [pg_ctl, "-D", data, "-m", "fast", "-w", "stop"], capture_output=True, **as_user
+        )
+        shutil.rmtree(folder, ignore_errors=True)

@@ -14,8 +14,7 @@ from mlflow.tracking import MlflowClient
 
 from evidence_ft.config import load_config
 from evidence_ft.jobs.train import train
-
-from .conftest import ROOT, SHARED_SAMPLE, tiny_sample_run
+from tests.conftest import ROOT, SHARED_SAMPLE, tiny_sample_run
 
 pytestmark = pytest.mark.integration
 

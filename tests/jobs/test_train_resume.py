@@ -22,8 +22,7 @@ from evidence_ft.config import load_config
 from evidence_ft.errors import UserError
 from evidence_ft.jobs.train import refuse_resume_key
 from evidence_ft.run_folder import last_checkpoint, resume_config
-
-from .conftest import ROOT, tiny_sample_run
+from tests.conftest import ROOT, tiny_sample_run
 
 # Three epochs saved one by one; the kill lands between the first save and the end.
 RESUMABLE = (

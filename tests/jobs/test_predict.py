@@ -17,8 +17,7 @@ from evidence_ft.config import load_config
 from evidence_ft.errors import UserError
 from evidence_ft.jobs.evaluate import evaluate
 from evidence_ft.jobs.predict import OUTPUT_FILES, predict_posts
-
-from .conftest import ROOT, keep_mlflow_env, train_tiny_registered
+from tests.conftest import ROOT, keep_mlflow_env, train_tiny_registered
 
 pytestmark = pytest.mark.integration
 

@@ -18,7 +18,6 @@ from evidence_ft import data, tracking
 from evidence_ft.checkpoints import Checkpoint, load_checkpoint
 from evidence_ft.config import PROJECT_ROOT
 from evidence_ft.errors import UserError, disk_error, exit_on_user_error, mask
-from tests.test_search import postgres_url  # noqa: F401  (the throwaway PostgreSQL fixture)
 
 ROOT_USER = os.geteuid() == 0
 

@@ -13,8 +13,7 @@ from evidence_ft.config import load_config
 from evidence_ft.errors import UserError
 from evidence_ft.jobs.cv import cross_validate, fold_manifests
 from evidence_ft.report import format_cv
-
-from .conftest import keep_mlflow_env, tiny_sample_run
+from tests.conftest import keep_mlflow_env, tiny_sample_run
 
 
 def toy_pairs(n_posts: int = 12) -> pd.DataFrame:

@@ -24,8 +24,7 @@ from evidence_ft.jobs.evaluate import build_report, evaluate
 from evidence_ft.metrics import choose_threshold, expected_calibration_error
 from evidence_ft.plots import symptom_f1_figure
 from evidence_ft.report import format_eval_report
-
-from .conftest import ROOT, keep_mlflow_env, row, train_tiny_registered, write_dataset
+from tests.conftest import ROOT, keep_mlflow_env, row, train_tiny_registered, write_dataset
 
 REGISTERED = "tiny_eval"
 

@@ -1,6 +1,6 @@
 """Real 2-process data-parallel training on CPU (gloo), launched the way users launch it.
 
-python -m pytest tests/test_distributed.py -v
+python -m pytest tests/jobs/test_train_distributed.py -v
 
 ``accelerate launch --cpu --num_processes 2`` would silently start ONE process (multi-CPU
 needs mpirun), so the test uses ``--multi_gpu`` with ``training.use_cpu=true``, which gives

@@ -19,11 +19,12 @@ import transformers
 from hydra._internal.utils import get_args_parser
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from evidence_ft.config import CONFIG_DIR, finish_config, load_config, one_line
 from evidence_ft.errors import UserError, exit_on_user_error
 from evidence_ft.run_folder import drop_unused, hydra_folder, register_resolvers
+from evidence_ft.schema import keys_help
 
 # Sweep combinations composed and validated before a -m sweep starts (each takes ~0.1 s).
 MAX_CHECKED = 64
@@ -76,6 +77,8 @@ def run(
     if _runs_jobs(flags):
         exit_on_user_error(lambda: check_overrides(config_name, flags.overrides, flags.multirun))
     register_resolvers()
+    if not OmegaConf.has_resolver("config_keys"):  # --help's list of keys (configs/hydra/help)
+        OmegaConf.register_new_resolver("config_keys", keys_help)
     sys.argv = [sys.argv[0], *argv]
 
     def task(cfg: DictConfig) -> None:

@@ -13,6 +13,7 @@ import pytest
 from evidence_ft import run_folder
 from evidence_ft.cli import _bare_cfg, check_overrides
 from evidence_ft.errors import UserError
+from evidence_ft.schema import keys_help
 
 from .conftest import ROOT, tiny_sample_run
 
@@ -51,6 +52,14 @@ def test_every_combination_of_a_sweep_is_checked_before_it_starts():
     with pytest.raises(UserError):
         check_overrides("train", ["seed=(("], multirun=False)
     check_overrides("train", ["hydra.run.dir=x", "seed=3"], multirun=False)  # Hydra's keys pass
+
+
+def test_help_lists_every_key_of_the_scripts_schemas_with_its_help():
+    text = keys_help("eval")
+    keys = {line.split("=", 1)[0] for line in text.splitlines()}
+    assert {"checkpoint", "split", "batch_size", "log", "data.max_length", "tracking.uri"} <= keys
+    assert "$$" in text and "$${" in text  # Hydra's string.Template would eat a single $
+    assert "model.name_or_path=" in keys_help("train") and keys_help("nope") == ""
 
 
 def test_the_run_folder_resolver_never_hands_out_a_used_folder(tmp_path, monkeypatch):
@@ -130,6 +139,8 @@ def test_hydra_flags_work_as_hydra_users_expect(tmp_path):
     assert helped.returncode == 0
     assert helped.stdout.startswith("usage: python run_eval.py")
     assert "data: redsm5, sample" in helped.stdout and "checkpoint: null" in helped.stdout
+    assert "split=test  Posts to score" in helped.stdout and "(one of test|" in helped.stdout
+    assert "posts_path=${project_root:}/data" in helped.stdout  # a literal $ survives the template
     shown = script("run_train.py", "--cfg", "job", "seed=7", cwd=tmp_path)
     assert shown.returncode == 0 and "seed: 7" in shown.stdout
     bare = script("run_train.py", "--cfg", "data=sample", cwd=tmp_path)

@@ -33,14 +33,10 @@ from transformers import EarlyStoppingCallback, set_seed
 from evidence_ft import data, tracking
 from evidence_ft.config import to_yaml
 from evidence_ft.errors import UserError
-from evidence_ft.jobs.train import (
-    build_trainer,
-    distributed_state,
-    evaluate_best,
-    prepare_data,
-    run_dir,
-)
+from evidence_ft.jobs.best_model import evaluate_best
+from evidence_ft.jobs.train import build_trainer, distributed_state, prepare_data
 from evidence_ft.modeling import load_tokenizer
+from evidence_ft.run_folder import run_dir
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +164,7 @@ def _run_fold(
         trainer.train()
         trainer.remove_callback(EarlyStoppingCallback)
         metrics, _ = evaluate_best(trainer, prepared)
-        if main:  # per-epoch eval_* curves are MLflowCallback's; as in train.save_best
+        if main:  # per-epoch eval_* curves are MLflowCallback's; as in best_model.save_best
             best = {(f"best_{k}" if k.startswith("eval_") else k): v for k, v in metrics.items()}
             mlflow.log_metrics(best, step=trainer.state.global_step)
             (fold_out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", "utf-8")

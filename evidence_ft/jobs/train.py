@@ -7,7 +7,6 @@ python run_train.py resume=outputs/<date>/<time> # continue a stopped run from i
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from contextlib import nullcontext
@@ -16,23 +15,17 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
-import numpy as np
-import pandas as pd
 from accelerate import PartialState
 from datasets import DatasetDict
 from omegaconf import DictConfig, OmegaConf
 from transformers import DataCollatorWithPadding, EarlyStoppingCallback, set_seed
 
-from evidence_ft import data, plots, serving, tracking
-from evidence_ft.card import model_card
+from evidence_ft import data, tracking
 from evidence_ft.config import to_yaml
 from evidence_ft.errors import UserError
-from evidence_ft.jobs.evaluate import build_report
+from evidence_ft.jobs.best_model import evaluate_best, log_evaluation_plots, save_best
 from evidence_ft.metrics import (
-    binary_metrics,
-    choose_threshold,
     compute_metrics,
-    positive_probability,
 )
 from evidence_ft.modeling import load_model, load_tokenizer
 from evidence_ft.run_folder import (
@@ -51,9 +44,6 @@ from evidence_ft.trainer import (
 )
 
 log = logging.getLogger(__name__)
-
-# The sentence of the logged model's input example (written for it; never a dataset sentence).
-EXAMPLE_SENTENCE = "I have barely slept for weeks and wake up at 4 am every night."
 
 
 @dataclass
@@ -150,48 +140,6 @@ def build_trainer(
     return trainer, decisions
 
 
-def evaluate_best(
-    trainer: FocalLossTrainer, prepared: PreparedData
-) -> tuple[dict[str, Any], pd.DataFrame]:
-    """Validation and test metrics of the loaded best model, at 0.5 and at the threshold.
-
-    The threshold is chosen on validation only; test metrics never feed back into it. Also
-    returns the test pairs with their P(evidence), for the run's evaluation plots.
-    """
-    metrics: dict[str, Any] = {}
-    probs = {}
-    for split, prefix in (("validation", "eval"), ("test", "test")):
-        out = trainer.predict(prepared.datasets[split], metric_key_prefix=prefix)
-        metrics |= {k: v for k, v in (out.metrics or {}).items() if isinstance(v, (int, float))}
-        probs[split] = (positive_probability(out.predictions), np.asarray(out.label_ids))
-    threshold = choose_threshold(probs["validation"][1], probs["validation"][0])
-    metrics["decision_threshold"] = threshold
-    for split, prefix in (("validation", "eval"), ("test", "test")):
-        p, labels = probs[split]
-        tuned = binary_metrics(labels, (p >= threshold).astype(int))
-        metrics |= {f"{prefix}_at_threshold_{k}": v for k, v in tuned.items()}
-    test_labels = probs["test"][1]
-    constant = binary_metrics(test_labels, [1] * len(test_labels))
-    metrics["test_constant_f1"] = constant["f1"]
-    metrics["test_constant_macro_f1"] = constant["macro_f1"]
-    test = prepared.datasets["test"]
-    frame = pd.DataFrame(
-        {c: test[c] for c in ("post_id", "sentence_id", "symptom", "label")}
-    ).assign(probability=probs["test"][0])
-    return metrics, frame
-
-
-def log_evaluation_plots(
-    trainer: FocalLossTrainer, test_frame: pd.DataFrame, threshold: float, out: Path
-) -> None:
-    """Learning curves and the test split's evaluation plots, in ``out/plots`` and on the run."""
-    folder = out / "plots"
-    report = build_report(test_frame, threshold)
-    plots.write_plots(test_frame, report, folder)
-    plots.learning_curves(trainer.state.log_history, folder / "learning_curves.png")
-    mlflow.log_artifacts(str(folder), "plots")
-
-
 def log_training_setup(
     cfg: DictConfig, prepared: PreparedData, decisions: list[str], world_size: int
 ) -> None:
@@ -213,66 +161,6 @@ def log_training_setup(
         },
         params={"world_size": world_size, "loss.alpha_used": prepared.alpha},
     )
-
-
-def save_best(
-    cfg: DictConfig,
-    trainer: FocalLossTrainer,
-    prepared: PreparedData,
-    metrics: dict[str, Any],
-    out: Path,
-    run_id: str,
-) -> str | None:
-    """Save the best model with its threshold, run id and card, log it, register it.
-
-    The saved copy holds the threshold in its head (``serving.threshold_in_head``) so that
-    every loader's argmax decides as run_eval.py does; the model in memory stays as it was.
-    Returns the registered version (None when ``tracking.register`` leaves this run out).
-    """
-    model: Any = trainer.model
-    threshold = metrics["decision_threshold"]
-    model.config.decision_threshold = threshold
-    model.config.mlflow_run_id = run_id
-    setattr(model.config, serving.CRITERIA_KEY, data.criterion_texts(cfg.data))
-    setattr(model.config, serving.MAX_LENGTH_KEY, int(cfg.data.max_length))
-    with serving.threshold_in_head(model, threshold):
-        trainer.save_model(str(out / "model"))
-    card = model_card(
-        cfg.model.name_or_path,
-        cfg.data.name,
-        prepared.manifest,
-        metrics,
-        threshold,
-        run_id,
-    )
-    (out / "model" / "README.md").write_text(card, encoding="utf-8")
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
-    # Per-epoch eval_* curves are MLflowCallback's; the best model's numbers get their own names.
-    step = trainer.state.global_step
-    mlflow.log_metrics(
-        {(f"best_{k}" if k.startswith("eval_") else k): v for k, v in metrics.items()}, step=step
-    )
-    mlflow.log_artifact(str(out / "metrics.json"))
-    example = pd.DataFrame(
-        {"text": [prepared.datasets["train"][0]["criterion"]], "text_pair": [EXAMPLE_SENTENCE]}
-    )
-    options = {
-        "max_length": cfg.data.max_length,
-        "batch_size": cfg.training.per_device_eval_batch_size,
-    }
-    model_uri = tracking.log_model(out / "model", example, options)
-    if not tracking.should_register(cfg.tracking, cfg.training.get("max_steps")):
-        log.info(
-            "model: not registered (tracking.register=%s, training.max_steps=%s); "
-            "tracking.register=always registers smoke runs too",
-            cfg.tracking.register,
-            cfg.training.get("max_steps"),
-        )
-        return None
-    description, tags = tracking.version_details(
-        metrics, cfg.data.name, cfg.model.name_or_path, run_id
-    )
-    return tracking.register_model(model_uri, cfg.tracking.registered_model, description, tags)
 
 
 def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -46,8 +46,9 @@ from evidence_ft.jobs.search.space import (
 )
 from evidence_ft.jobs.search.storage import best_trial, make_pruner, open_storage, open_study
 from evidence_ft.jobs.search.trials import TrialHooks, trial_trainer
-from evidence_ft.jobs.train import distributed_state, prepare_data, run_dir, train
+from evidence_ft.jobs.train import distributed_state, prepare_data, train
 from evidence_ft.modeling import load_tokenizer
+from evidence_ft.run_folder import run_dir
 from evidence_ft.tracking import mask, one_creator
 from evidence_ft.trainer import FocalLossTrainer
 

@@ -1,0 +1,134 @@
+"""The best checkpoint of a training run: evaluated, its threshold chosen, saved and logged.
+
+``train`` (and the CV folds and the search's refit, which call it) hands the Trainer here
+once training ends: validation and test metrics, the decision threshold chosen on
+validation, the test plots, and the model saved with its threshold, logged and registered.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+from omegaconf import DictConfig
+
+from evidence_ft import data, plots, serving, tracking
+from evidence_ft.card import model_card
+from evidence_ft.jobs.evaluate import build_report
+from evidence_ft.metrics import binary_metrics, choose_threshold, positive_probability
+from evidence_ft.trainer import FocalLossTrainer
+
+if TYPE_CHECKING:
+    from evidence_ft.jobs.train import PreparedData
+
+log = logging.getLogger(__name__)
+
+# The sentence of the logged model's input example (written for it; never a dataset sentence).
+EXAMPLE_SENTENCE = "I have barely slept for weeks and wake up at 4 am every night."
+
+
+def evaluate_best(
+    trainer: FocalLossTrainer, prepared: PreparedData
+) -> tuple[dict[str, Any], pd.DataFrame]:
+    """Validation and test metrics of the loaded best model, at 0.5 and at the threshold.
+
+    The threshold is chosen on validation only; test metrics never feed back into it. Also
+    returns the test pairs with their P(evidence), for the run's evaluation plots.
+    """
+    metrics: dict[str, Any] = {}
+    probs = {}
+    for split, prefix in (("validation", "eval"), ("test", "test")):
+        out = trainer.predict(prepared.datasets[split], metric_key_prefix=prefix)
+        metrics |= {k: v for k, v in (out.metrics or {}).items() if isinstance(v, (int, float))}
+        probs[split] = (positive_probability(out.predictions), np.asarray(out.label_ids))
+    threshold = choose_threshold(probs["validation"][1], probs["validation"][0])
+    metrics["decision_threshold"] = threshold
+    for split, prefix in (("validation", "eval"), ("test", "test")):
+        p, labels = probs[split]
+        tuned = binary_metrics(labels, (p >= threshold).astype(int))
+        metrics |= {f"{prefix}_at_threshold_{k}": v for k, v in tuned.items()}
+    test_labels = probs["test"][1]
+    constant = binary_metrics(test_labels, [1] * len(test_labels))
+    metrics["test_constant_f1"] = constant["f1"]
+    metrics["test_constant_macro_f1"] = constant["macro_f1"]
+    test = prepared.datasets["test"]
+    frame = pd.DataFrame(
+        {c: test[c] for c in ("post_id", "sentence_id", "symptom", "label")}
+    ).assign(probability=probs["test"][0])
+    return metrics, frame
+
+
+def log_evaluation_plots(
+    trainer: FocalLossTrainer, test_frame: pd.DataFrame, threshold: float, out: Path
+) -> None:
+    """Learning curves and the test split's evaluation plots, in ``out/plots`` and on the run."""
+    folder = out / "plots"
+    report = build_report(test_frame, threshold)
+    plots.write_plots(test_frame, report, folder)
+    plots.learning_curves(trainer.state.log_history, folder / "learning_curves.png")
+    mlflow.log_artifacts(str(folder), "plots")
+
+
+def save_best(
+    cfg: DictConfig,
+    trainer: FocalLossTrainer,
+    prepared: PreparedData,
+    metrics: dict[str, Any],
+    out: Path,
+    run_id: str,
+) -> str | None:
+    """Save the best model with its threshold, run id and card, log it, register it.
+
+    The saved copy holds the threshold in its head (``serving.threshold_in_head``) so that
+    every loader's argmax decides as run_eval.py does; the model in memory stays as it was.
+    Returns the registered version (None when ``tracking.register`` leaves this run out).
+    """
+    model: Any = trainer.model
+    threshold = metrics["decision_threshold"]
+    model.config.decision_threshold = threshold
+    model.config.mlflow_run_id = run_id
+    setattr(model.config, serving.CRITERIA_KEY, data.criterion_texts(cfg.data))
+    setattr(model.config, serving.MAX_LENGTH_KEY, int(cfg.data.max_length))
+    with serving.threshold_in_head(model, threshold):
+        trainer.save_model(str(out / "model"))
+    card = model_card(
+        cfg.model.name_or_path,
+        cfg.data.name,
+        prepared.manifest,
+        metrics,
+        threshold,
+        run_id,
+    )
+    (out / "model" / "README.md").write_text(card, encoding="utf-8")
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    # Per-epoch eval_* curves are MLflowCallback's; the best model's numbers get their own names.
+    step = trainer.state.global_step
+    mlflow.log_metrics(
+        {(f"best_{k}" if k.startswith("eval_") else k): v for k, v in metrics.items()}, step=step
+    )
+    mlflow.log_artifact(str(out / "metrics.json"))
+    example = pd.DataFrame(
+        {"text": [prepared.datasets["train"][0]["criterion"]], "text_pair": [EXAMPLE_SENTENCE]}
+    )
+    options = {
+        "max_length": cfg.data.max_length,
+        "batch_size": cfg.training.per_device_eval_batch_size,
+    }
+    model_uri = tracking.log_model(out / "model", example, options)
+    if not tracking.should_register(cfg.tracking, cfg.training.get("max_steps")):
+        log.info(
+            "model: not registered (tracking.register=%s, training.max_steps=%s); "
+            "tracking.register=always registers smoke runs too",
+            cfg.tracking.register,
+            cfg.training.get("max_steps"),
+        )
+        return None
+    description, tags = tracking.version_details(
+        metrics, cfg.data.name, cfg.model.name_or_path, run_id
+    )
+    return tracking.register_model(model_uri, cfg.tracking.registered_model, description, tags)

@@ -21,6 +21,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
 
 from evidence_ft.options import BOOL, TRUE_OR_FALSE, Check, describe, is_kind, option
+from evidence_ft.search_schema import SearchConfig, SearchGroupConfig
 
 
 def _ratios(v: list[Any]) -> bool:
@@ -296,6 +297,8 @@ SCHEMAS: dict[str, tuple[type, str]] = {
     "eval": (EvalConfig, ""),
     "predict": (PredictConfig, ""),
     "train": (TrainConfig, ""),
+    "search": (SearchConfig, ""),
+    "search_group": (SearchGroupConfig, "search"),
 }
 
 
@@ -308,6 +311,11 @@ def register() -> None:
             # open at the top: the groups (data=, training=...) and run_search.py's own keys
             # join it; Hydra closes the composed config again before applying overrides.
             OmegaConf.set_struct(node, False)
+        if schema in (SearchConfig, SearchGroupConfig):
+            # as plain keys: SearchConfig merges into TrainConfig's node (OmegaConf merges a
+            # dataclass only into the same one) and the YAML's space entries join the group's
+            # space; Hydra closes the composed config before applying overrides.
+            node = OmegaConf.create(OmegaConf.to_container(node))
         store.store(name=f"{name}_schema", node=node)
     store.store(name="loss_schema", node=loss_defaults())
 
@@ -323,7 +331,12 @@ def loss_defaults() -> dict[str, Any]:
 # The schemas of each script's config (for its --help), with the key prefix each sits under.
 HELP_SCHEMAS: dict[str, tuple[tuple[type, str], ...]] = {
     "train": ((TrainConfig, ""), (ModelConfig, "model.")),
-    "search": ((TrainConfig, ""), (ModelConfig, "model.")),
+    "search": (
+        (TrainConfig, ""),
+        (ModelConfig, "model."),
+        (SearchConfig, ""),
+        (SearchGroupConfig, "search."),
+    ),
     "eval": ((EvalConfig, ""),),
     "predict": ((PredictConfig, ""),),
 }

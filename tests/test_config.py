@@ -11,7 +11,7 @@ from omegaconf import OmegaConf
 from evidence_ft.config import CONFIG_DIR, load_config
 from evidence_ft.errors import UserError
 from evidence_ft.hardware import Capabilities
-from evidence_ft.options import describe
+from evidence_ft.options import describe, is_schema
 from evidence_ft.schema import (
     SCHEMAS,
     DataConfig,
@@ -21,6 +21,7 @@ from evidence_ft.schema import (
     TrackingConfig,
     TrainConfig,
 )
+from evidence_ft.search_schema import SearchConfig, SearchGroupConfig
 from evidence_ft.trainer import build_training_args
 
 
@@ -95,7 +96,12 @@ SCHEMA_DEFAULTS = [
     (EvalConfig, "eval", [], ""),
     (PredictConfig, "predict", [], ""),
     (TrainConfig, "train", [], ""),
+    (SearchConfig, "search", [], ""),
+    (SearchGroupConfig, "search", ["search=default"], "search"),
 ]
+
+# Fields whose value is free-form YAML data filled by a config file (search.space's entries).
+FREE_FORM = {(SearchGroupConfig, "space")}
 
 
 def _resolved(node):
@@ -104,11 +110,15 @@ def _resolved(node):
 
 @pytest.mark.parametrize(("schema", "name", "overrides", "key"), SCHEMA_DEFAULTS)
 def test_each_schema_default_is_what_load_config_composes(schema, name, overrides, key):
-    cfg = load_config(["checkpoint=x", *overrides] if name != "train" else overrides, name)
+    needs_checkpoint = name in ("eval", "predict")
+    cfg = load_config(["checkpoint=x", *overrides] if needs_checkpoint else overrides, name)
     composed = _resolved(OmegaConf.select(cfg, key) if key else cfg)
-    if name != "train":
+    if needs_checkpoint:
         composed["checkpoint"] = None
     expected = _resolved(OmegaConf.structured(schema))
+    for _, free in {f for f in FREE_FORM if f[0] is schema}:
+        assert composed[free], free  # filled by the YAML
+        composed[free] = expected[free]
     # train.yaml's groups (data=, training=...) join TrainConfig's own keys at the top
     assert {k: composed[k] for k in expected} == expected
     assert [k for k in composed if k in expected] == list(expected)  # the saved order
@@ -125,7 +135,7 @@ def test_schemas_are_registered_and_not_config_groups():
 
 def _fields(schema):
     for f in dataclasses.fields(schema):
-        if isinstance(f.default_factory, type):  # a nested schema (EvalConfig.data)
+        if is_schema(f.default_factory):  # a nested schema (EvalConfig.data)
             continue
         yield f
 
@@ -149,7 +159,17 @@ def test_a_check_lives_with_its_field_with_help_allowed_and_example(schema):
 
 @pytest.mark.parametrize(
     "path",
-    ["data/redsm5", "data/sample", "model/*", "tracking/default", "eval", "predict", "train"],
+    [
+        "data/redsm5",
+        "data/sample",
+        "model/*",
+        "tracking/default",
+        "eval",
+        "predict",
+        "train",
+        "search",
+        "search/default",
+    ],
 )
 def test_yaml_files_hold_only_what_differs_from_the_schema(path):
     by_name = {
@@ -159,18 +179,22 @@ def test_yaml_files_hold_only_what_differs_from_the_schema(path):
         "eval": EvalConfig,
         "predict": PredictConfig,
         "train": TrainConfig,
+        "search": SearchConfig,
+        "search/default": SearchGroupConfig,
     }
+    name = path if path in by_name else path.split("/")[0]
+    store_name = {SCHEMAS[n][0]: n for n in SCHEMAS}[by_name[name]]
     for file in sorted(CONFIG_DIR.glob(f"{path}.yaml")):
-        schema = by_name[path.split("/")[0]]
+        schema = by_name[name]
         text = yaml.safe_load(file.read_text())
         defaults = {f.name: f for f in _fields(schema)}
         for key, value in text.items():
-            if key in ("defaults", "hydra"):
+            if key in ("defaults", "hydra") or (schema, key) in FREE_FORM:
                 continue
             field = defaults[key]
             default = field.default_factory() if callable(field.default_factory) else field.default
             assert value != default, f"{file.name}: {key} repeats the schema default"
-        assert any(f"{path.split('/')[0]}_schema" in str(d) for d in text["defaults"])
+        assert any(f"/{store_name}_schema" in f"/{d}" for d in text["defaults"])
 
 
 def test_code_takes_its_defaults_from_the_schemas():
@@ -196,3 +220,19 @@ def test_describe_lists_every_key_with_its_default_and_allowed_values():
     keys = {k for k in composed if k not in nested}
     keys |= {f"{g}.{k}" for g in nested for k in composed[g]}
     assert set(lines) == keys
+
+
+def test_search_keys_and_help_come_from_the_search_schemas():
+    from evidence_ft.jobs.search.space import SEARCH_KEYS
+    from evidence_ft.schema import keys_help
+
+    search, train = load_config([], "search"), load_config([])
+    assert set(SEARCH_KEYS) == set(search) - set(train)
+    lines = {line.split("=")[0]: line for line in keys_help("search").splitlines()}
+    assert lines["n_trials"].startswith("n_trials=20  Trials this command adds")
+    assert lines["pruner"].endswith("(median or none)")
+    assert lines["search.median_pruner.warmup_epochs"].endswith("(an integer >= 0)")
+    search_keys = {k for k in search if k in SEARCH_KEYS and k != "search"}
+    search_keys |= {f"search.{k}" for k in search.search if k != "median_pruner"}
+    search_keys |= {f"search.median_pruner.{k}" for k in search.search.median_pruner}
+    assert search_keys <= set(lines)

@@ -98,6 +98,43 @@ def test_bad_predict_values_are_one_line_user_errors(override, match):
     assert "\n" not in str(info.value)
 
 
+BAD_SEARCH = [
+    ("n_trials=-1", "n_trials=-1 must be an integer >= 0 (0 = export and refit the study)"),
+    ("n_trials=2.5", "n_trials=2.5 must be an integer >= 0"),
+    ("n_trials=many", "n_trials=many"),
+    ("study_name=''", "study_name='' must be a non-empty name, e.g. study_name=evidence_ft"),
+    ("storage=''", "storage='' must be an Optuna RDB URL"),
+    ("sampler_seed=-1", "sampler_seed=-1 must be null (random) or an integer >= 0"),
+    ("sampler_seed=abc", "sampler_seed=abc"),
+    ("refit=maybe", "refit=maybe must be true or false, e.g. refit=false"),
+    ("experiment_dir=''", "experiment_dir='' must be a folder"),
+    ("search.heartbeat_interval=0", "search.heartbeat_interval=0 must be an integer >= 1"),
+    ("search.heartbeat_interval=fast", "search.heartbeat_interval=fast"),
+    ("search.grace_period=-5", "search.grace_period=-5 must be an integer >= 1"),
+    ("search.show_best=-1", "search.show_best=-1 must be an integer >= 0"),
+    ("search.median_pruner.n_startup_trials=x", "search.median_pruner.n_startup_trials=x"),
+    ("search.median_pruner.warmup_epochs=-1", "search.median_pruner.warmup_epochs=-1 must be"),
+    ("search.median_pruner=3", "search.median_pruner=3 must be a group of keys"),
+]
+
+
+@pytest.mark.parametrize(("override", "match"), BAD_SEARCH)
+def test_bad_search_values_are_one_line_user_errors(override, match):
+    with pytest.raises(UserError, match=re.escape(match)) as info:
+        load_config([override], "search")
+    message = str(info.value)
+    assert "\n" not in message and ", e.g. " in message
+
+
+def test_bad_pruner_keeps_its_message():
+    from evidence_ft.jobs.search.space import check_settings
+
+    cfg = load_config(["pruner=hyperband"], "search")  # checked by the search, before trials
+    with pytest.raises(UserError) as info:
+        check_settings(cfg)
+    assert str(info.value) == "pruner=hyperband must be median or none"
+
+
 @pytest.mark.parametrize(
     "override",
     [

@@ -23,8 +23,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from evidence_ft.config import CONFIG_DIR, finish_config, load_config, one_line
 from evidence_ft.errors import UserError, exit_on_user_error
+from evidence_ft.options import describe
 from evidence_ft.run_folder import drop_unused, hydra_folder, register_resolvers
-from evidence_ft.schema import keys_help
+from evidence_ft.schema import EvalConfig, ModelConfig, PredictConfig, TrainConfig
+from evidence_ft.search_schema import SearchConfig, SearchGroupConfig
 
 # Sweep combinations composed and validated before a -m sweep starts (each takes ~0.1 s).
 MAX_CHECKED = 64
@@ -146,3 +148,30 @@ def job_config(cfg: DictConfig, texts: dict[str, str], folder: Path | None) -> D
         cfg.output_dir = str(folder)
     setup_logging()
     return cfg
+
+
+# The schemas of each script's config (for its --help), with the key prefix each sits under.
+HELP_SCHEMAS: dict[str, tuple[tuple[type, str], ...]] = {
+    "train": ((TrainConfig, ""), (ModelConfig, "model.")),
+    "search": (
+        (TrainConfig, ""),
+        (ModelConfig, "model."),
+        (SearchConfig, ""),
+        (SearchGroupConfig, "search."),
+    ),
+    "eval": ((EvalConfig, ""),),
+    "predict": ((PredictConfig, ""),),
+}
+
+
+def keys_help(config_name: str) -> str:
+    """The ``config_keys`` resolver of configs/hydra/help: one line per key with its help.
+
+    ``$`` is doubled: Hydra fills the help template with ``string.Template``.
+    """
+    lines = [
+        line
+        for schema, prefix in HELP_SCHEMAS.get(str(config_name), ())
+        for line in describe(schema, prefix)
+    ]
+    return "\n".join(lines).replace("$", "$$")

@@ -20,7 +20,7 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
 
-from evidence_ft.options import BOOL, TRUE_OR_FALSE, Check, describe, is_kind, option
+from evidence_ft.options import BOOL, TRUE_OR_FALSE, Check, is_kind, option
 from evidence_ft.search_schema import SearchConfig, SearchGroupConfig
 
 
@@ -326,30 +326,3 @@ def loss_defaults() -> dict[str, Any]:
 
     fields = {f.name: f for f in dataclasses.fields(EvidenceTrainingArguments)}
     return {name: fields[name].default for name in LOSS_CHECKS}
-
-
-# The schemas of each script's config (for its --help), with the key prefix each sits under.
-HELP_SCHEMAS: dict[str, tuple[tuple[type, str], ...]] = {
-    "train": ((TrainConfig, ""), (ModelConfig, "model.")),
-    "search": (
-        (TrainConfig, ""),
-        (ModelConfig, "model."),
-        (SearchConfig, ""),
-        (SearchGroupConfig, "search."),
-    ),
-    "eval": ((EvalConfig, ""),),
-    "predict": ((PredictConfig, ""),),
-}
-
-
-def keys_help(config_name: str) -> str:
-    """The ``config_keys`` resolver of configs/hydra/help: one line per key with its help.
-
-    ``$`` is doubled: Hydra fills the help template with ``string.Template``.
-    """
-    lines = [
-        line
-        for schema, prefix in HELP_SCHEMAS.get(str(config_name), ())
-        for line in describe(schema, prefix)
-    ]
-    return "\n".join(lines).replace("$", "$$")

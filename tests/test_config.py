@@ -223,8 +223,8 @@ def test_describe_lists_every_key_with_its_default_and_allowed_values():
 
 
 def test_search_keys_and_help_come_from_the_search_schemas():
+    from evidence_ft.cli import keys_help
     from evidence_ft.jobs.search.space import SEARCH_KEYS
-    from evidence_ft.schema import keys_help
 
     search, train = load_config([], "search"), load_config([])
     assert set(SEARCH_KEYS) == set(search) - set(train)

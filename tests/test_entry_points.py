@@ -11,9 +11,8 @@ import mlflow
 import pytest
 
 from evidence_ft import run_folder
-from evidence_ft.cli import _bare_cfg, check_overrides
+from evidence_ft.cli import _bare_cfg, check_overrides, keys_help
 from evidence_ft.errors import UserError
-from evidence_ft.schema import keys_help
 
 from .conftest import ROOT, tiny_sample_run
 

@@ -104,7 +104,7 @@ def plain_forward_loop(predictor: Predictor, batches: list[Any]) -> None:
             predictor.model(**batch).logits.float().cpu()
 
 
-def run(args: argparse.Namespace, say: Callable[[str], None] = print) -> dict[str, Any]:
+def measure_all(args: argparse.Namespace, say: Callable[[str], None] = print) -> dict[str, Any]:
     common.quiet(args.threads)
     corpus = data.read_posts(args.input) if args.input else generate_full_size(args.seed)[0]
     posts = corpus.sample(n=min(args.posts, len(corpus)), random_state=args.seed)
@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     args.posts = args.posts or (3 if args.quick else 24)
     args.rounds = args.rounds or (1 if args.quick else 3)
-    common.write_json(args.json, run(args))
+    common.write_json(args.json, measure_all(args))
 
 
 if __name__ == "__main__":

@@ -158,7 +158,7 @@ def stage(say: Callable[[str], None], what: str, fn: Callable[[], Any]) -> Any:
     return result
 
 
-def run(args: argparse.Namespace, say: Callable[[str], None] = print) -> dict[str, Any]:
+def measure_all(args: argparse.Namespace, say: Callable[[str], None] = print) -> dict[str, Any]:
     common.quiet(args.threads)
     skip = 1 if args.quick else 2
     info: dict[str, Any] = {"machine": common.machine(), "load_start": os.getloadavg()[0]}
@@ -272,7 +272,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     for key in ("steps", "pad512_steps", "pad128_steps"):
         if getattr(args, key) < 3:
             parser.error(f"--{key.replace('_', '-')} must be >= 3 (warm-up steps are excluded)")
-    common.write_json(args.json, run(args))
+    common.write_json(args.json, measure_all(args))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from typing import Any
 from evidence_ft.options import BOOL, TRUE_OR_FALSE, Check, option, shown
 
 
-def _count(default: int, help: str, low: int, example: int | None = None) -> Any:
+def _count_option(default: int, help: str, low: int, example: int | None = None) -> Any:
     """An integer option >= ``low``."""
     return option(
         default,
@@ -39,8 +39,8 @@ def _name(default: str, help: str, allowed: str, example: str | None = None) -> 
 class MedianPrunerConfig:
     """``search.median_pruner.*``: optuna.pruners.MedianPruner's settings (pruner=median)."""
 
-    n_startup_trials: Any = _count(3, "Completed trials before any trial is pruned.", 0)
-    warmup_epochs: Any = _count(1, "Epochs every trial runs before it may be pruned.", 0)
+    n_startup_trials: Any = _count_option(3, "Completed trials before any trial is pruned.", 0)
+    warmup_epochs: Any = _count_option(1, "Epochs every trial runs before it may be pruned.", 0)
 
 
 _TRIAL_TRAINING = {"save_strategy": "no", "load_best_model_at_end": False}
@@ -65,12 +65,12 @@ class SearchGroupConfig:
         },
     )
     median_pruner: Any = field(default_factory=MedianPrunerConfig)
-    heartbeat_interval: Any = _count(
+    heartbeat_interval: Any = _count_option(
         30,
         "Seconds between a worker's Optuna heartbeats during a trial.",
         1,
     )
-    grace_period: Any = _count(
+    grace_period: Any = _count_option(
         120,
         "A trial without a heartbeat for this many seconds (its worker was killed or lost) is "
         "marked FAIL when any worker starts its next trial; a dead worker on the same machine is "
@@ -88,7 +88,7 @@ class SearchGroupConfig:
             "check": None,
         },
     )
-    show_best: Any = _count(5, "Rows of the best-trials table printed at the end.", 0)
+    show_best: Any = _count_option(5, "Rows of the best-trials table printed at the end.", 0)
 
 
 _PRUNERS = ("median", "none")

@@ -67,6 +67,7 @@ def test_quick_training_benchmark_prints_every_figure(tmp_path: Path) -> None:
         assert figures["e"] is None and "not measured (no CUDA device" in out
 
 
+@pytest.mark.integration  # runs a real script / trains end to end
 def test_too_few_training_steps_is_a_one_line_error() -> None:
     done = _training("--steps", "2", timeout=60)
     assert done.returncode == 2

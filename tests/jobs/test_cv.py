@@ -53,6 +53,7 @@ def test_bad_fold_counts(folds):
         fold_manifests(pairs, base_manifest(pairs), folds, seed=0)
 
 
+@pytest.mark.integration  # runs a real script / trains end to end
 def test_two_fold_cv_on_the_sample(tmp_path, tiny_bert):
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     with pytest.MonkeyPatch.context() as mp:

@@ -212,6 +212,7 @@ def test_local_folder_reproduces_training_validation_f1(trained, tmp_path):
     assert list(saved["per_symptom"]) == SYMPTOMS
 
 
+@pytest.mark.integration  # runs a real script / trains end to end
 def test_runs_uri_from_the_command_line_logs_an_evaluation_run(trained):
     run_id = trained["run_id"]
     proc = subprocess.run(
@@ -340,6 +341,7 @@ def test_bad_checkpoints_are_one_line_user_errors(trained, encoder_only, checkpo
     assert "\n" not in str(err.value) and checkpoint in str(err.value)
 
 
+@pytest.mark.integration  # runs a real script / trains end to end
 def test_cli_error_is_one_line(tmp_path):
     proc = subprocess.run(
         [sys.executable, str(ROOT / "run_eval.py"), f"checkpoint={tmp_path}/missing"],

@@ -3,7 +3,9 @@ throwaway PostgreSQL server."""
 
 from __future__ import annotations
 
+import ast
 import glob
+import inspect
 import json
 import os
 import pwd
@@ -12,6 +14,7 @@ import socket
 import subprocess
 import tempfile
 from pathlib import Path
+from types import ModuleType
 
 import pandas as pd
 import pytest
@@ -120,6 +123,18 @@ def keep_mlflow_env(mp: pytest.MonkeyPatch) -> None:
 def _isolated_mlflow_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """tracking.setup() exports MLFLOW_* for MLflowCallback; undo that after every test."""
     keep_mlflow_env(monkeypatch)
+
+
+def public_names(module: ModuleType) -> set[str]:
+    """The public names a module defines at its top level (functions, classes, constants)."""
+    defined = set()
+    for node in ast.parse(inspect.getsource(module)).body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            defined.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            defined |= {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+    return {n for n in defined if not n.startswith("_") and n not in ("log", "T")}
 
 
 # ---------------------------------------------------------------- PostgreSQL

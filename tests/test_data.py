@@ -14,7 +14,7 @@ from evidence_ft import data
 from evidence_ft.errors import UserError
 from evidence_ft.modeling import DEFAULT_MODEL, resolve_model_path
 
-from .conftest import ROOT, row, tiny_sample_run, write_dataset
+from .conftest import ROOT, public_names, row, tiny_sample_run, write_dataset
 
 SPECIAL = "Something no single criterion covers."
 
@@ -433,20 +433,9 @@ def test_bundled_sample_loads(tmp_path):
 
 def test_the_data_package_reexports_every_public_name_of_its_modules():
     # callers write data.make_pairs(...) whichever module of the package defines the name
-    import ast
-    import inspect
-
     from evidence_ft.data import files, pairs, schema, splits, trainer_inputs
 
     for module in (files, pairs, schema, splits, trainer_inputs):
-        tree = ast.parse(inspect.getsource(module))
-        defined = set()
-        for node in tree.body:
-            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-                defined.add(node.name)
-            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
-                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                defined |= {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
-        own = {n for n in defined if not n.startswith("_") and n not in ("log", "T")}
+        own = public_names(module)
         assert own and own <= set(data.__all__), (module.__name__, own - set(data.__all__))
         assert all(getattr(data, name) is getattr(module, name) for name in own)

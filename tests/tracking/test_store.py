@@ -18,6 +18,7 @@ from evidence_ft import data, tracking
 from evidence_ft.checkpoints import Checkpoint, load_checkpoint
 from evidence_ft.config import PROJECT_ROOT
 from evidence_ft.errors import UserError, disk_error, exit_on_user_error, mask
+from tests.conftest import public_names
 
 ROOT_USER = os.geteuid() == 0
 
@@ -303,20 +304,9 @@ def test_run_train_with_an_unwritable_store_stops_in_one_line(tiny_bert, tmp_pat
 
 def test_the_tracking_package_reexports_every_public_name_of_its_modules():
     # callers write tracking.setup(...) whichever module of the package defines the name
-    import ast
-    import inspect
-
     from evidence_ft.tracking import metadata, model, runs, shared, store
 
     for module in (metadata, model, runs, shared, store):
-        tree = ast.parse(inspect.getsource(module))
-        defined = set()
-        for node in tree.body:
-            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-                defined.add(node.name)
-            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
-                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                defined |= {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
-        own = {n for n in defined if not n.startswith("_") and n not in ("log", "T")}
+        own = public_names(module)
         assert own and own <= set(tracking.__all__), (module.__name__, own - set(tracking.__all__))
         assert all(getattr(tracking, name) is getattr(module, name) for name in own)

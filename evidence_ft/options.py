@@ -85,6 +85,28 @@ def option(
     return field(default=default, metadata=meta)
 
 
+def int_option(
+    default: int | None,
+    help: str,
+    low: int,
+    *,
+    nullable: bool = False,
+    allowed: str | None = None,
+    example: Any = dataclasses.MISSING,
+) -> Any:
+    """An integer option >= ``low`` (``nullable``: null too), worded "an integer >= low".
+
+    >>> from dataclasses import fields, make_dataclass
+    >>> f = fields(make_dataclass("X", [("n", int, int_option(3, "n", 1, nullable=True))]))[0]
+    >>> f.metadata["allowed"], f.metadata["check"](None), f.metadata["check"](0)
+    ('null or an integer >= 1', True, False)
+    """
+    check = Check("int", lambda v: v >= low, nullable=nullable)
+    if allowed is None:
+        allowed = ("null or " if nullable else "") + f"an integer >= {low}"
+    return option(default, help, check=check, allowed=allowed, example=example)
+
+
 def choices_of(schema: type, name: str) -> tuple[str, ...]:
     """The allowed values of a field given as ``choices`` (e.g. ``EvalConfig``'s ``split``)."""
     return {f.name: f for f in dataclasses.fields(schema)}[name].metadata["choices"]

@@ -10,18 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from evidence_ft.options import BOOL, TRUE_OR_FALSE, Check, option, shown
-
-
-def _count_option(default: int, help: str, low: int, example: int | None = None) -> Any:
-    """An integer option >= ``low``."""
-    return option(
-        default,
-        help,
-        check=Check("int", lambda v: v >= low),
-        allowed=f"an integer >= {low}",
-        example=default if example is None else example,
-    )
+from evidence_ft.options import BOOL, TRUE_OR_FALSE, Check, int_option, option, shown
 
 
 def _name(default: str, help: str, allowed: str, example: str | None = None) -> Any:
@@ -39,8 +28,8 @@ def _name(default: str, help: str, allowed: str, example: str | None = None) -> 
 class MedianPrunerConfig:
     """``search.median_pruner.*``: optuna.pruners.MedianPruner's settings (pruner=median)."""
 
-    n_startup_trials: Any = _count_option(3, "Completed trials before any trial is pruned.", 0)
-    warmup_epochs: Any = _count_option(1, "Epochs every trial runs before it may be pruned.", 0)
+    n_startup_trials: Any = int_option(3, "Completed trials before any trial is pruned.", 0)
+    warmup_epochs: Any = int_option(1, "Epochs every trial runs before it may be pruned.", 0)
 
 
 _TRIAL_TRAINING = {"save_strategy": "no", "load_best_model_at_end": False}
@@ -65,12 +54,12 @@ class SearchGroupConfig:
         },
     )
     median_pruner: Any = field(default_factory=MedianPrunerConfig)
-    heartbeat_interval: Any = _count_option(
+    heartbeat_interval: Any = int_option(
         30,
         "Seconds between a worker's Optuna heartbeats during a trial.",
         1,
     )
-    grace_period: Any = _count_option(
+    grace_period: Any = int_option(
         120,
         "A trial without a heartbeat for this many seconds (its worker was killed or lost) is "
         "marked FAIL when any worker starts its next trial; a dead worker on the same machine is "
@@ -88,7 +77,7 @@ class SearchGroupConfig:
             "check": None,
         },
     )
-    show_best: Any = _count_option(5, "Rows of the best-trials table printed at the end.", 0)
+    show_best: Any = int_option(5, "Rows of the best-trials table printed at the end.", 0)
 
 
 _PRUNERS = ("median", "none")
@@ -98,11 +87,11 @@ _PRUNERS = ("median", "none")
 class SearchConfig:
     """The top-level keys ``configs/search.yaml`` adds to ``configs/train.yaml``'s."""
 
-    n_trials: Any = option(
+    n_trials: Any = int_option(
         20,
         "Trials this command adds to the study (a resumed study keeps the trials it has); 0 adds "
         "none and only exports and refits an existing study's best trial.",
-        check=Check("int", lambda v: v >= 0),
+        0,
         allowed="an integer >= 0 (0 = export and refit the study)",
     )
     study_name: Any = _name(
@@ -118,12 +107,13 @@ class SearchConfig:
         "machines.",
         "an Optuna RDB URL",
     )
-    sampler_seed: Any = option(
+    sampler_seed: Any = int_option(
         None,
         "TPE sampler seed (null = random). A resumed study offsets it by the trials it already "
         "has, so a resume does not replay the first trials; give each concurrent worker its own "
         "seed.",
-        check=Check("int", lambda v: v >= 0, nullable=True),
+        0,
+        nullable=True,
         allowed="null (random) or an integer >= 0",
         example=1,
     )

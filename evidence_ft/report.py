@@ -176,3 +176,100 @@ def format_predict_summary(summary: dict[str, Any], out: Path, files: Sequence[s
         + ", ".join(files)
         + ")\nopen report.html in a browser to see the evidence"
     )
+
+
+# ---------------------------------------------------------------------------- all sentences
+
+SCORERS = ("model", "constant", "random", "lexical")
+# Column header -> key of the figures, for the all-sentence and ten-label tables.
+RETRIEVAL_SHOWN = {
+    "nDCG@10": "ndcg_at_10",
+    "R@1": "recall_at_1",
+    "R@3": "recall_at_3",
+    "R@10": "recall_at_10",
+    "MAP": "map",
+}
+SENTENCE_SHOWN = {"P": "precision", "R": "recall", "F1": "f1", "MCC": "mcc", "PR-AUC": "pr_auc"}
+POST_SHOWN = {
+    "micro-F1": "micro_f1",
+    "macro-F1": "macro_f1",
+    "weighted-F1": "weighted_f1",
+    "exact": "exact_match",
+}
+
+
+def _scorers(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The model's figures and each baseline's, by scorer name."""
+    return {"model": report["model"], **report["baselines"]}
+
+
+def format_all_sentence_report(report: dict[str, Any]) -> str:
+    """``run_eval.py``'s view of ``sentence_metrics.all_sentence_report``: the model beside the
+    baselines (retrieval and sentence level), per symptom, and the ten-label post protocol."""
+    scorers = _scorers(report)
+    head = (
+        f"all sentences: {report['pairs']} pairs, {report['positives']} evidence; "
+        f"{report['posts_with_rows']} of the split's {report['posts']} posts have sentences\n"
+        f"retrieval: mean over the {report['groups']} (post, criterion) rankings with evidence; "
+        "tied scores count as a random order"
+    )
+    overall = [["scorer", "thresh", *RETRIEVAL_SHOWN, *SENTENCE_SHOWN]]
+    for name in SCORERS:
+        s = scorers[name]
+        overall.append(
+            [name, _fmt(s["threshold"])]
+            + [_fmt(s["retrieval"][k]) for k in RETRIEVAL_SHOWN.values()]
+            + [_fmt(s["sentence"][k]) for k in SENTENCE_SHOWN.values()]
+        )
+    lexical = scorers["lexical"]
+    notes = (
+        f"constant: every pair evidence; random: seed {scorers['random']['seed']}, "
+        f"threshold {_fmt(scorers['random']['threshold'])}\n"
+        f"lexical: TF-IDF cosine, threshold {_fmt(lexical['threshold'])} "
+        f"tuned on the {lexical['threshold_tuned_on']}"
+    )
+    return "\n\n".join(
+        [
+            head + "\n" + aligned(overall) + "\n" + notes,
+            aligned(_per_symptom_rows(report)),
+            _format_post_protocol(report),
+        ]
+    )
+
+
+def _per_symptom_rows(report: dict[str, Any]) -> list[list[str]]:
+    """Per symptom: the model's figures, with the lexical baseline's nDCG@10 and F1 beside."""
+    rows = [["per symptom", "rankings", "pos", "nDCG@10", "MAP", *SENTENCE_SHOWN]]
+    rows[0] += ["lex nDCG", "lex F1"]
+    lexical = report["baselines"]["lexical"]["per_criterion"]
+    for name, r in report["model"]["per_criterion"].items():
+        retrieval, sentence = r["retrieval"], r["sentence"]
+        rows.append(
+            [name, str(retrieval["groups"]), str(sentence["positives"])]
+            + [_fmt(retrieval["ndcg_at_10"]), _fmt(retrieval["map"])]
+            + [_fmt(sentence[k]) for k in SENTENCE_SHOWN.values()]
+            + [
+                _fmt(lexical[name]["retrieval"]["ndcg_at_10"]),
+                _fmt(lexical[name]["sentence"]["f1"]),
+            ]
+        )
+    return rows
+
+
+def _format_post_protocol(report: dict[str, Any]) -> str:
+    """The ten-label post table (scorers x micro/macro/weighted F1, exact match), per-label F1."""
+    protocol = report["post_protocol"]
+    rows = [["ten labels", *POST_SHOWN]]
+    rows += [[name, *(_fmt(protocol[name][k]) for k in POST_SHOWN.values())] for name in SCORERS]
+    labels = [["per label", "posts", *SCORERS]]
+    for label in report["post_labels"]:
+        support = protocol["model"]["per_label"][label]["support"]
+        f1s = [_fmt(protocol[name]["per_label"][label]["f1"]) for name in SCORERS]
+        labels.append([label, str(support), *f1s])
+    note = (
+        f"post level: all {report['posts']} posts of the split; ten labels = nine symptoms + "
+        "NO_SYMPTOMS (SPECIAL_CASE is not one)\n"
+        "F1: scikit-learn, zero_division=0 (a label without true or predicted posts counts 0 in "
+        "macro-F1; '-' above)"
+    )
+    return aligned(rows) + "\n\n" + aligned(labels) + "\n" + note

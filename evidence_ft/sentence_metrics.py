@@ -239,8 +239,10 @@ def post_protocol_metrics(
     truth = post_indicators(scored, posts, "label")
     predicted = post_indicators(scored, posts, "predicted")
     out: dict[str, Any] = {"posts": len(posts), "zero_division": 0}
-    if not posts:
-        return out | dict.fromkeys(("micro_f1", "macro_f1", "weighted_f1", "exact_match"))
+    if not posts:  # scikit-learn refuses empty matrices; every figure is undefined
+        empty = {"support": 0, "predicted": 0, "precision": None, "recall": None, "f1": None}
+        out |= dict.fromkeys(("micro_f1", "macro_f1", "weighted_f1", "exact_match"))
+        return out | {"per_label": {name: dict(empty) for name in POST_LABELS}}
     for average in ("micro", "macro", "weighted"):
         f1 = f1_score(truth, predicted, average=average, zero_division=0)
         out[f"{average}_f1"] = round(float(f1), 4)

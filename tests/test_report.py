@@ -141,3 +141,82 @@ def test_the_eval_report():
     )
     assert posts.splitlines()[0] == "post level         posts  f1@0.5  f1@0.6500"
     assert posts.splitlines()[-1] == "macro_f1                  1.0000     1.0000"
+
+
+def all_sentence_tree() -> dict:
+    """``all_sentence_report`` on two posts x three sentences x two criteria, plus a post with
+    no sentence; the model ranks well but misses FATIGUE at its threshold."""
+    from evidence_ft.sentence_metrics import all_sentence_report
+
+    sentences = {
+        "p1": ["I feel sad and hopeless", "I watched a film", "I am always tired"],
+        "p2": ["The bus was late", "No energy at all, so tired", "We ate pizza"],
+    }
+    evidence = {("p1", 0, "A.1"), ("p1", 2, "A.6"), ("p2", 1, "A.6")}
+    model = {("p1", 0, "A.1"): 0.9, ("p1", 2, "A.6"): 0.45, ("p2", 1, "A.6"): 0.4}
+    rows = [
+        {
+            "post_id": post,
+            "sentence_index": i,
+            "sentence": text,
+            "criterion_id": criterion,
+            "symptom": symptom,
+            "label": int((post, i, criterion) in evidence),
+            "probability": model.get((post, i, criterion), 0.1 + 0.1 * i),
+        }
+        for post, texts in sentences.items()
+        for i, text in enumerate(texts)
+        for criterion, symptom in (("A.1", "DEPRESSED_MOOD"), ("A.6", "FATIGUE"))
+    ]
+    criteria = {"A.1": "Depressed mood: sad, hopeless", "A.6": "Fatigue: tired, no energy"}
+    tree = all_sentence_report(pd.DataFrame(rows), 0.5, criteria, ["p1", "p2", "p3"], seed=0)
+    return json.loads(json.dumps(tree))  # as report.json holds it
+
+
+def test_the_all_sentence_report():
+    text = report.format_all_sentence_report(all_sentence_tree())
+    overall, symptoms, posts, labels = text.split("\n\n")
+    assert max(len(line) for line in text.splitlines()) <= 110
+    # model: TP 1 (0.9), FN 2 (0.45, 0.4), TN 9: P 1, R 1/3, F1 1/2, MCC 9/sqrt(1*3*9*11)
+    # constant: each ranking 1 evidence among 3 tied: nDCG (1 + 1/log2(3) + 1/2) / 3,
+    # R@1 1/3, MAP (1 + 1/2 + 1/3) / 3 = 11/18; P 3/12, MCC undefined
+    assert overall.splitlines() == [
+        "all sentences: 12 pairs, 3 evidence; 2 of the split's 3 posts have sentences",
+        "retrieval: mean over the 3 (post, criterion) rankings with evidence; "
+        "tied scores count as a random order",
+        "scorer    thresh  nDCG@10     R@1     R@3    R@10     MAP       P       R      F1"
+        "     MCC  PR-AUC",
+        "model     0.5000   1.0000  1.0000  1.0000  1.0000  1.0000  1.0000  0.3333  0.5000"
+        "  0.5222  1.0000",
+        "constant  0.5000   0.7103  0.3333  1.0000  1.0000  0.6111  0.2500  1.0000  0.4000"
+        "       -  0.2500",
+        "random    0.5000   0.8770  0.6667  1.0000  1.0000  0.8333  0.3750  1.0000  0.5455"
+        "  0.4082  0.8333",
+        "lexical   0.0962   1.0000  1.0000  1.0000  1.0000  1.0000  1.0000  1.0000  1.0000"
+        "  1.0000  1.0000",
+        "constant: every pair evidence; random: seed 0, threshold 0.5000",
+        "lexical: TF-IDF cosine, threshold 0.0962 tuned on the evaluated pairs "
+        "(an upper bound for this baseline)",
+    ]
+    # FATIGUE: nothing predicted, so precision and MCC are undefined ("-"), not 0
+    assert symptoms.splitlines()[0] == (
+        "per symptom     rankings  pos  nDCG@10     MAP       P       R      F1     MCC  PR-AUC"
+        "  lex nDCG  lex F1"
+    )
+    assert symptoms.splitlines()[2] == (
+        "FATIGUE                2    2   1.0000  1.0000       -  0.0000  0.0000       -  1.0000"
+        "    1.0000  1.0000"
+    )
+    # model: true p1 {DM, FATIGUE}, p2 {FATIGUE}, p3 {NO}; predicted p1 {DM}, p2 {NO}, p3 {NO}:
+    # TP 2, FP 1, FN 2 -> micro 4/7; macro (1 + 0 + 2/3) / 10; weighted (1 + 2*0 + 2/3) / 4
+    assert posts.splitlines() == [
+        "ten labels  micro-F1  macro-F1  weighted-F1   exact",
+        "model         0.5714    0.1667       0.4167  0.3333",
+        "constant      0.8889    0.2667       0.9167  0.6667",
+        "random        0.8889    0.2667       0.9167  0.6667",
+        "lexical       1.0000    0.3000       1.0000  1.0000",
+    ]
+    assert labels.splitlines()[0] == "per label          posts   model  constant  random  lexical"
+    assert "NO_SYMPTOMS            1  0.6667    1.0000  1.0000   1.0000" in labels
+    assert "ANHEDONIA              0       -         -       -        -" in labels
+    assert labels.splitlines()[-2].startswith("post level: all 3 posts of the split")

@@ -320,3 +320,16 @@ def test_the_lexical_baseline_ranks_the_on_topic_sentence_first():
 def test_lexical_scores_need_every_criterion_text():
     with pytest.raises(ValueError, match="no criterion text for A.6"):
         sm.lexical_scores(baseline_frame(), {"A.1": "sad", "A.4": "sleep"})
+
+
+def test_a_split_without_posts_has_undefined_post_figures():
+    empty = protocol_frame().iloc[:0]
+    m = sm.post_protocol_metrics(empty, 0.5, [])
+    assert m["posts"] == 0 and m["micro_f1"] is None and m["exact_match"] is None
+    assert m["per_label"]["NO_SYMPTOMS"] == {
+        "support": 0,
+        "predicted": 0,
+        "precision": None,
+        "recall": None,
+        "f1": None,
+    }

@@ -55,8 +55,8 @@ def _ranked(frame: pd.DataFrame) -> dict[str, np.ndarray]:
 
     Returns per row (sorted by group, then probability descending): ``group`` code, ``label``,
     ``score``, ``position`` in the group (0-based), ``above`` (sentences ranked strictly above
-    the row's tie block), ``tie_size``, ``tie_positives``, ``positives_above`` (evidence
-    sentences strictly above the block) and ``group_positives``.
+    the row's tie block), ``tie_size``, ``tie_positives`` and ``positives_above`` (evidence
+    sentences strictly above the block).
     """
     has_evidence = frame.groupby(GROUP, sort=False)["label"].transform("max") == 1
     rows = frame.loc[has_evidence, [*GROUP, "label", "probability"]].sort_values(
@@ -81,7 +81,6 @@ def _ranked(frame: pd.DataFrame) -> dict[str, np.ndarray]:
         "tie_size": np.bincount(tie)[tie].astype(np.float64),
         "tie_positives": np.bincount(tie, weights=label)[tie],
         "positives_above": before[tie_start] - before[group_start],
-        "group_positives": np.bincount(group, weights=label)[group],
     }
 
 
@@ -103,8 +102,8 @@ def _expected_average_precision(r: dict[str, np.ndarray]) -> np.ndarray:
     cut-off (so a constant scorer gets the prevalence), which disagrees with ``ndcg_score``'s
     tie averaging. An evidence sentence at place j of a block of g with p positives, below n
     sentences holding r positives, has expected precision (r + 1 + (j-1)(p-1)/(g-1)) / (n + j);
-    each place j is equally likely (McSherry and Najork, ECIR 2008). Without ties this equals
-    scikit-learn's value.
+    each place j is equally likely (the tie treatment of McSherry and Najork, ECIR 2008).
+    Without ties this equals scikit-learn's value.
     """
     j = r["position"] - r["above"] + 1  # place within the tie block, 1..g
     g, p = r["tie_size"], r["tie_positives"]

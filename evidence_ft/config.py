@@ -166,8 +166,14 @@ def _show(value: Any) -> str:
 
 def check_training_keys(training: dict[str, Any]) -> None:
     """Every ``training.*`` key must be an EvidenceTrainingArguments field (TrainingArguments
-    plus the loss settings; they pass through unrenamed), and the loss settings in range."""
-    from evidence_ft.trainer import LOSS_CHECKS, EvidenceTrainingArguments, loss_setting_problem
+    plus the loss settings; they pass through unrenamed), the loss settings in range, and
+    ``metric_for_best_model`` one of ``metrics.SELECTION_METRICS`` (with greater_is_better)."""
+    from evidence_ft.trainer import (
+        LOSS_CHECKS,
+        EvidenceTrainingArguments,
+        loss_setting_problem,
+        selection_problem,
+    )
 
     known = {f.name for f in dataclasses.fields(EvidenceTrainingArguments)}
     unknown = sorted(set(training) - known)
@@ -178,6 +184,12 @@ def check_training_keys(training: dict[str, Any]) -> None:
         )
     for name in LOSS_CHECKS:
         problem = loss_setting_problem(name, training[name]) if name in training else None
+        if problem:
+            raise UserError(problem)
+    if "metric_for_best_model" in training:  # a run needs it: the threshold is chosen by it
+        problem = selection_problem(
+            training["metric_for_best_model"], training.get("greater_is_better")
+        )
         if problem:
             raise UserError(problem)
 

@@ -20,7 +20,6 @@ from sklearn.metrics import (
     confusion_matrix,
     f1_score,
     matthews_corrcoef,
-    precision_recall_curve,
     precision_recall_fscore_support,
     roc_auc_score,
 )
@@ -56,35 +55,89 @@ def positive_probability(logits: Any) -> np.ndarray:
 
 
 def compute_metrics(eval_pred: Any) -> dict[str, float]:
-    """``Trainer`` hook: metrics at the 0.5 probability threshold (argmax of two logits)."""
+    """``Trainer`` hook: metrics at the 0.5 probability threshold (argmax of two logits), and
+    PR-AUC of P(evidence), so that every ``SELECTION_METRICS`` choice has its ``eval_`` key.
+
+    PR-AUC is 0.0 when validation holds one class only (undefined there; the key must exist).
+    """
     logits, labels = eval_pred.predictions, eval_pred.label_ids
     if isinstance(logits, tuple):
         logits = logits[0]
-    return binary_metrics(labels, (positive_probability(logits) >= 0.5).astype(int))
+    probabilities = positive_probability(logits)
+    out = binary_metrics(labels, (probabilities >= 0.5).astype(int))
+    out["pr_auc"] = ranking_metrics(labels, probabilities)["pr_auc"] or 0.0
+    return out
 
 
-def choose_threshold(labels: Any, probabilities: Any) -> float:
-    """The P(evidence) threshold that maximises F1 of the evidence class; pick it on validation.
+# training.metric_for_best_model: the one selection metric (best checkpoint, early stopping,
+# decision threshold, search objective). All four are greater-is-better.
+SELECTION_METRICS = ("f1", "macro_f1", "mcc", "pr_auc")
 
-    Predict evidence when ``probability >= threshold``. scikit-learn's precision-recall curve
-    gives F1 at every distinct score; the threshold returned lies halfway between the best
-    score and the next lower one, so a re-run whose probabilities differ in the last digits
-    (another batch size or device) makes the same decisions. 0.5 when there is no positive.
+
+def threshold_scores(tp: Any, fp: Any, fn: Any, tn: Any, metric: str) -> np.ndarray:
+    """``metric`` at each cut from its confusion counts (arrays); 0 where it is 0/0, as in
+    scikit-learn. ``pr_auc`` has no threshold: its cut is F1's (the best point of the PR curve).
+
+    >>> [float(threshold_scores(3, 1, 1, 1, m)) for m in ("f1", "macro_f1", "mcc")]
+    [0.75, 0.625, 0.25]
+    >>> float(threshold_scores(0, 0, 4, 2, "mcc"))  # nothing predicted positive: 0/0
+    0.0
+    """
+    tp, fp, fn, tn = (np.asarray(x, dtype=np.float64) for x in (tp, fp, fn, tn))
+
+    def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+        return np.divide(num, den, out=np.zeros_like(num * den), where=den > 0)
+
+    if metric in ("f1", "pr_auc"):
+        return ratio(2 * tp, 2 * tp + fp + fn)
+    if metric == "macro_f1":
+        return (ratio(2 * tp, 2 * tp + fp + fn) + ratio(2 * tn, 2 * tn + fn + fp)) / 2
+    if metric == "mcc":
+        return ratio(tp * tn - fp * fn, np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn)))
+    raise ValueError(f"metric={metric!r} must be one of {', '.join(SELECTION_METRICS)}")
+
+
+def choose_threshold(labels: Any, probabilities: Any, metric: str = "f1") -> float:
+    """The P(evidence) threshold that maximises ``metric`` (``SELECTION_METRICS``); pick it on
+    validation. ``pr_auc`` has no threshold of its own: it takes F1's.
+
+    Predict evidence when ``probability >= threshold``. Every distinct score is a candidate
+    cut; the confusion counts at all of them come from cumulative sums over the sorted scores
+    (``threshold_scores``). The threshold returned lies halfway between the best score and the
+    next lower one, so a re-run whose probabilities differ in the last digits (another batch
+    size or device) makes the same decisions. Ties go to the lowest cut. 0.5 when there is no
+    positive.
 
     >>> choose_threshold([0, 1, 1, 0, 1], [0.1, 0.4, 0.35, 0.8, 0.9])  # best: >= 0.35
     0.225
+
+    Labels [0, 1, 0, 1, 1] with scores [.1, .3, .4, .6, .9]: the cut >= 0.3 has TP 3, FP 1
+    (F1 6/7, macro-F1 0.76, MCC 0.61), the cut >= 0.6 TP 2, FP 0 (F1 0.8, macro-F1 0.8, MCC
+    0.67); no other cut beats them.
+
+    >>> y, p = [0, 1, 0, 1, 1], [0.1, 0.3, 0.4, 0.6, 0.9]
+    >>> [choose_threshold(y, p, m) for m in ("f1", "macro_f1", "mcc", "pr_auc")]
+    [0.2, 0.5, 0.5, 0.2]
     >>> choose_threshold([0, 0], [0.2, 0.7])
     0.5
     """
+    threshold_scores(0, 0, 0, 0, metric)  # an unknown metric fails here, whatever the labels
     labels, probabilities = np.asarray(labels), np.asarray(probabilities, dtype=np.float64)
     if not len(labels) or not labels.sum():
         return 0.5
-    precision, recall, thresholds = precision_recall_curve(labels, probabilities)
-    p, r = precision[:-1], recall[:-1]  # the last point (recall 0) has no threshold
-    f1 = np.divide(2 * p * r, p + r, out=np.zeros_like(p), where=(p + r) > 0)
-    best = int(np.argmax(f1))
-    below = thresholds[best - 1] if best > 0 else 0.0
-    return round(float((thresholds[best] + below) / 2), 12)
+    # scikit-learn's curves give rates (precision/recall, FPR/TPR), not the four counts that
+    # macro-F1 and MCC need at each cut, so the counts are summed here.
+    order = np.argsort(probabilities, kind="stable")
+    scores, ordered = probabilities[order], labels[order] > 0
+    cuts = np.flatnonzero(np.r_[True, scores[1:] != scores[:-1]])  # first index of each score
+    positives_below = np.r_[0, np.cumsum(ordered)][cuts]  # predicted negative: below the cut
+    negatives_below = cuts - positives_below
+    p, n = int(ordered.sum()), len(ordered) - int(ordered.sum())
+    tp, fn = p - positives_below, positives_below
+    fp, tn = n - negatives_below, negatives_below
+    best = int(np.argmax(threshold_scores(tp, fp, fn, tn, metric)))  # first max: lowest cut
+    below = scores[cuts[best - 1]] if best > 0 else 0.0
+    return round(float((scores[cuts[best]] + below) / 2), 12)
 
 
 def expected_calibration_error(labels: Any, probabilities: Any, n_bins: int = 10) -> float:

@@ -27,6 +27,7 @@ from transformers.trainer_utils import IntervalStrategy
 from evidence_ft import data, hardware
 from evidence_ft.errors import UserError
 from evidence_ft.losses import focal_loss
+from evidence_ft.metrics import SELECTION_METRICS
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,32 @@ def loss_setting_problem(name: str, value: Any) -> str | None:
     return f"training.{name}={shown} must be {allowed}, e.g. training.{name}={example}"
 
 
+def selection_problem(metric: Any, greater_is_better: Any) -> str | None:
+    """One line saying why ``training.metric_for_best_model`` (or ``greater_is_better`` with
+    it) is refused, or None. The four metrics are all greater-is-better, so ``false`` is
+    refused rather than silently flipped (null lets TrainingArguments set true).
+
+    >>> selection_problem("loss", True).split(", e.g.")[0]
+    'training.metric_for_best_model=loss must be f1, macro_f1, mcc or pr_auc'
+    >>> selection_problem("mcc", None) is None  # null: TrainingArguments sets true
+    True
+    """
+    if metric not in SELECTION_METRICS:
+        shown = "null" if metric is None else metric
+        choices = ", ".join(SELECTION_METRICS[:-1]) + f" or {SELECTION_METRICS[-1]}"
+        return (
+            f"training.metric_for_best_model={shown} must be {choices}, "
+            "e.g. training.metric_for_best_model=mcc"
+        )
+    if greater_is_better is False:
+        return (
+            f"training.greater_is_better=false must be true or null with "
+            f"training.metric_for_best_model={metric} (higher is better), "
+            "e.g. training.greater_is_better=true"
+        )
+    return None
+
+
 def ignored_fields(training: dict[str, Any]) -> dict[str, str]:
     """Fields that change nothing given the others, each with the field that overrides it."""
     return {"class_weights": "class_alpha"} if training.get("class_alpha") is not None else {}
@@ -105,6 +132,13 @@ class EvidenceTrainingArguments(TrainingArguments):
     )
 
     def __post_init__(self) -> None:
+        # Before the parent's: it turns a None metric into "loss" when loading the best model.
+        # None stays the library's choice for code that builds arguments by hand; the configs
+        # always name one of SELECTION_METRICS (config.check_training_keys).
+        if self.metric_for_best_model is not None:
+            problem = selection_problem(self.metric_for_best_model, self.greater_is_better)
+            if problem:
+                raise ValueError(problem)
         super().__post_init__()
         for name in LOSS_CHECKS:
             problem = loss_setting_problem(name, getattr(self, name))

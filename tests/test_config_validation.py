@@ -43,6 +43,17 @@ BAD_TRAIN = [
     ("cv.folds=-3", "cv.folds"),
     ("cv.folds=five", "cv.folds"),
     ("training.class_alpha=[1,-1]", "two positive numbers"),
+    (
+        "training.metric_for_best_model=loss",
+        "training.metric_for_best_model=loss must be f1, macro_f1, mcc or pr_auc",
+    ),
+    ("training.metric_for_best_model=eval_f1", "training.metric_for_best_model=eval_f1 must be"),
+    ("training.metric_for_best_model=null", "training.metric_for_best_model=null must be"),
+    (
+        "training.greater_is_better=false",
+        "training.greater_is_better=false must be true or null with "
+        "training.metric_for_best_model=f1",
+    ),
     ("data.split_ratios=[0.5,0.5,x]", "summing to 1"),
     (
         "data.conflict_policy=maybe",

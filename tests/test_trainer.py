@@ -105,6 +105,29 @@ def test_loss_fields_are_checked_in_post_init(field, value, match, tmp_path):
         build_training_args({**LOSS, field: value}, str(tmp_path), seed=0, caps=Capabilities())
 
 
+@pytest.mark.parametrize(
+    ("training", "match"),
+    [
+        ({"metric_for_best_model": "accuracy"}, "metric_for_best_model=accuracy must be f1, "),
+        (
+            {"metric_for_best_model": "mcc", "greater_is_better": False},
+            "greater_is_better=false must be true or null with training.metric_for_best_model=mcc",
+        ),
+    ],
+)
+def test_the_selection_metric_is_checked_in_post_init(training, match, tmp_path):
+    with pytest.raises(ValueError, match=match):
+        EvidenceTrainingArguments(output_dir=str(tmp_path), **training)
+    args = EvidenceTrainingArguments(
+        output_dir=str(tmp_path),
+        metric_for_best_model="pr_auc",
+        load_best_model_at_end=True,
+        eval_strategy="epoch",
+        save_strategy="epoch",
+    )
+    assert args.greater_is_better is True  # null: the library's rule gives true for all four
+
+
 def test_loss_fields_have_help_and_an_int_gamma_becomes_float(tmp_path):
     names = {f.name: f for f in dataclasses.fields(EvidenceTrainingArguments)}
     assert all(names[k].metadata["help"] for k in LOSS)

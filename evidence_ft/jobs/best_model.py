@@ -37,8 +37,9 @@ def evaluate_best(
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Validation and test metrics of the loaded best model, at 0.5 and at the threshold.
 
-    The threshold is chosen on validation only; test metrics never feed back into it. Also
-    returns the test pairs with their P(evidence), for the run's evaluation plots.
+    The threshold maximises ``training.metric_for_best_model`` (recorded as
+    ``decision_threshold_metric``) on validation only; test metrics never feed back into it.
+    Also returns the test pairs with their P(evidence), for the run's evaluation plots.
     """
     metrics: dict[str, Any] = {}
     probs = {}
@@ -46,8 +47,12 @@ def evaluate_best(
         out = trainer.predict(prepared.datasets[split], metric_key_prefix=prefix)
         metrics |= {k: v for k, v in (out.metrics or {}).items() if isinstance(v, (int, float))}
         probs[split] = (positive_probability(out.predictions), np.asarray(out.label_ids))
-    threshold = choose_threshold(probs["validation"][1], probs["validation"][0])
+    metric = trainer.args.metric_for_best_model
+    assert metric is not None  # config.check_training_keys requires one of SELECTION_METRICS
+    threshold = choose_threshold(probs["validation"][1], probs["validation"][0], metric)
     metrics["decision_threshold"] = threshold
+    metrics["decision_threshold_metric"] = metric
+    log.info("decision threshold %.4f: maximises validation %s", threshold, metric)
     for split, prefix in (("validation", "eval"), ("test", "test")):
         p, labels = probs[split]
         tuned = binary_metrics(labels, (p >= threshold).astype(int))
@@ -61,6 +66,20 @@ def evaluate_best(
         {c: test[c] for c in ("post_id", "sentence_id", "symptom", "label")}
     ).assign(probability=probs["test"][0])
     return metrics, frame
+
+
+def best_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+    """The numbers of ``evaluate_best`` as MLflow metrics: eval_* renamed best_* (per-epoch
+    eval_* curves are MLflowCallback's), names such as decision_threshold_metric left out.
+
+    >>> best_metrics({"eval_f1": 0.8, "test_f1": 0.7, "decision_threshold_metric": "f1"})
+    {'best_eval_f1': 0.8, 'test_f1': 0.7}
+    """
+    return {
+        (f"best_{k}" if k.startswith("eval_") else k): v
+        for k, v in metrics.items()
+        if isinstance(v, (int, float))
+    }
 
 
 def log_evaluation_plots(
@@ -107,10 +126,8 @@ def save_best(
     (out / "model" / "README.md").write_text(card, encoding="utf-8")
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
     # Per-epoch eval_* curves are MLflowCallback's; the best model's numbers get their own names.
-    step = trainer.state.global_step
-    mlflow.log_metrics(
-        {(f"best_{k}" if k.startswith("eval_") else k): v for k, v in metrics.items()}, step=step
-    )
+    mlflow.log_metrics(best_metrics(metrics), step=trainer.state.global_step)
+    mlflow.log_param("decision_threshold_metric", metrics["decision_threshold_metric"])
     mlflow.log_artifact(str(out / "metrics.json"))
     example = pd.DataFrame(
         {"text": [prepared.datasets["train"][0]["criterion"]], "text_pair": [EXAMPLE_SENTENCE]}

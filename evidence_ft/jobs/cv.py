@@ -33,7 +33,7 @@ from transformers import EarlyStoppingCallback, set_seed
 from evidence_ft import data, tracking
 from evidence_ft.config import to_yaml
 from evidence_ft.errors import UserError
-from evidence_ft.jobs.best_model import evaluate_best
+from evidence_ft.jobs.best_model import best_metrics, evaluate_best
 from evidence_ft.jobs.train import build_trainer, distributed_state, prepare_data
 from evidence_ft.modeling import load_tokenizer
 from evidence_ft.run_folder import run_dir
@@ -77,10 +77,14 @@ def fold_manifests(
 def fold_mean_std(fold_metrics: list[dict[str, Any]]) -> tuple[dict[str, float], dict[str, float]]:
     """Mean and sample standard deviation (ddof=1) of each numeric metric over the folds.
 
-    >>> fold_mean_std([{"eval_f1": 0.5}, {"eval_f1": 0.7}])
+    >>> fold_mean_std([{"eval_f1": 0.5, "m": "f1"}, {"eval_f1": 0.7, "m": "f1"}])
     ({'eval_f1': 0.6}, {'eval_f1': 0.1414})
     """
-    keys = [k for k in fold_metrics[0] if not ("runtime" in k or "per_second" in k)]
+    keys = [
+        k
+        for k, v in fold_metrics[0].items()
+        if isinstance(v, (int, float)) and not ("runtime" in k or "per_second" in k)
+    ]
     values = {k: np.array([float(m[k]) for m in fold_metrics]) for k in keys}
     mean = {k: round(float(v.mean()), 4) for k, v in values.items()}
     std = {k: round(float(v.std(ddof=1)) if len(v) > 1 else 0.0, 4) for k, v in values.items()}
@@ -164,9 +168,8 @@ def _run_fold(
         trainer.train()
         trainer.remove_callback(EarlyStoppingCallback)
         metrics, _ = evaluate_best(trainer, prepared)
-        if main:  # per-epoch eval_* curves are MLflowCallback's; as in best_model.save_best
-            best = {(f"best_{k}" if k.startswith("eval_") else k): v for k, v in metrics.items()}
-            mlflow.log_metrics(best, step=trainer.state.global_step)
+        if main:
+            mlflow.log_metrics(best_metrics(metrics), step=trainer.state.global_step)
             (fold_out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", "utf-8")
     log.info("cv: fold %d: eval_f1 %.4f test_f1 %.4f", i, metrics["eval_f1"], metrics["test_f1"])
     del trainer

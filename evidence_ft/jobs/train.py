@@ -164,7 +164,8 @@ def log_training_setup(
 
 
 def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Train, keep the best checkpoint by validation F1, evaluate it; return (metrics, objects).
+    """Train, keep the best checkpoint by the validation selection metric
+    (``training.metric_for_best_model``), evaluate it; return (metrics, objects).
 
     With ``cfg.resume`` (see resume_config) it continues that folder's run from its last
     checkpoint, in the same MLflow run.
@@ -201,7 +202,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
                 log_training_setup(cfg, prepared, decisions, state.num_processes)
                 log_hydra_record(out)
         trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-        trainer.remove_callback(EarlyStoppingCallback)  # it only watches validation F1
+        trainer.remove_callback(EarlyStoppingCallback)  # it only watches the validation metric
         metrics, test_frame = evaluate_best(trainer, prepared)
         registered = None
         if state.is_main_process:

@@ -31,6 +31,7 @@ from evidence_ft.errors import UserError
 from evidence_ft.jobs import search as search_module
 from evidence_ft.jobs.search import experiment_yaml, parse_space, search, train_overrides
 from evidence_ft.jobs.search.runs import end_orphans
+from evidence_ft.jobs.search.space import objective_key
 from evidence_ft.jobs.search.storage import open_storage
 from evidence_ft.jobs.train import train
 from evidence_ft.tracking import HOST_TAG, PID_TAG, STARTED_TAG
@@ -532,6 +533,17 @@ def test_shipped_experiments_compose():
         load_config([f"+experiment={path.stem}"])
     cfg = load_config(["+experiment=example"])
     assert cfg.data.name == "sample" and cfg.training.class_weights == "uniform"
+
+
+def test_the_selection_metric_is_the_objective_and_stays_in_the_experiment_file():
+    argv = ["data=sample", "n_trials=3", "training.metric_for_best_model=pr_auc"]
+    cfg = load_config(argv, "search")
+    assert objective_key(cfg.training.metric_for_best_model) == "eval_pr_auc"
+    lines = train_overrides(argv, parse_space(cfg))
+    assert "training.metric_for_best_model=pr_auc" in lines
+    summary = {"study": "x", "best": {"number": 0, "value": 0.5}, "objective": "eval_pr_auc"}
+    text = experiment_yaml("x", lines, {**summary, "storage": "sqlite:///optuna.db"})
+    assert "  metric_for_best_model: pr_auc\n" in text
 
 
 def test_only_run_train_overrides_reach_the_overrides_file():

@@ -46,6 +46,7 @@ def test_main_job_beats_a_constant_predictor(main_job):
     assert metrics["test_macro_f1"] > metrics["test_constant_macro_f1"] + 0.25
     assert metrics["test_mcc"] > 0.4
     assert 0.0 < metrics["decision_threshold"] < 1.0
+    assert metrics["decision_threshold_metric"] == "f1"  # training.metric_for_best_model
     for line in ("run folder:", "mlflow run:", "registered:  models:/evidence_ft/", "mlflow ui"):
         assert line in stdout
 
@@ -60,6 +61,7 @@ def test_main_job_records_everything_in_mlflow(main_job):
     assert params["data.name"] == "sample" and params["model.name_or_path"].endswith("MiniLM-L6-v2")
     assert params["focal_gamma"] == "2.0" and params["world_size"] == "1"
     assert params["learning_rate"] == "5e-05"  # TrainingArguments, through MLflowCallback
+    assert params["decision_threshold_metric"] == params["metric_for_best_model"] == "f1"
     assert len(tags["git_sha"]) in (40, 7) or tags["git_sha"] == "unknown"
     assert tags["git_dirty"] in ("true", "false", "unknown")
     history = {m: client.get_metric_history(run.info.run_id, m) for m in ("eval_f1", "eval_loss")}

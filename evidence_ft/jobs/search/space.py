@@ -123,7 +123,7 @@ def check_settings(cfg: DictConfig) -> None:
     if cfg.training.eval_strategy != "epoch":
         raise UserError(
             "training.eval_strategy must be epoch for run_search.py: the pruner compares trials "
-            "by their validation F1 after each epoch"
+            "by their validation training.metric_for_best_model after each epoch"
         )
 
 
@@ -135,7 +135,7 @@ def train_config(cfg: DictConfig) -> DictConfig:
 def objective_key(metric: str) -> str:
     """The key of ``training.metric_for_best_model`` in the Trainer's evaluation metrics.
 
-    >>> objective_key("f1")
-    'eval_f1'
+    >>> objective_key("f1"), objective_key("pr_auc")  # compute_metrics has both
+    ('eval_f1', 'eval_pr_auc')
     """
     return metric if metric.startswith("eval_") else f"eval_{metric}"

@@ -11,8 +11,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from sklearn.metrics import roc_auc_score
 
+from benchmarks.selection import binormal, selection_rows, table
 from benchmarks.training_setup import rate
 from tests.conftest import ROOT
 
@@ -131,3 +134,15 @@ def test_split_balance_prints_one_row_per_method():
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.startswith("full-size synthetic corpus (seed 0): 1092 posts with pairs")
     assert "mean_deviation_pct" in done.stdout and "\niterative " in done.stdout
+
+
+def test_selection_benchmark_rows_per_metric_and_the_constant_predictor() -> None:
+    rng = np.random.default_rng(0)
+    labels, scores = binormal(0.76, 4000, 0.8, rng)
+    assert roc_auc_score(labels, scores) == pytest.approx(0.76, abs=0.02)
+    assert labels.mean() == pytest.approx(0.8, abs=0.02)
+    rows = selection_rows((labels, scores), binormal(0.76, 4000, 0.8, rng))
+    assert list(rows) == ["f1", "macro_f1", "mcc", "pr_auc", "constant"]
+    assert rows["pr_auc"] == rows["f1"] and rows["constant"]["mcc"] == 0.0
+    assert rows["f1"]["predicted_positive"] > rows["mcc"]["predicted_positive"]
+    assert table([rows, rows]).loc["mcc", "mcc"].endswith(" ± 0.0")

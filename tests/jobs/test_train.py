@@ -142,6 +142,24 @@ def test_same_seed_gives_identical_metrics(tiny_bert, tmp_path, monkeypatch):
     assert all(n.startswith(f"{tiny_bert.name}-sample-seed42-") for n in names), names
 
 
+def test_pr_auc_selects_the_checkpoint_stops_early_and_records_the_threshold_metric(
+    tiny_bert, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    extra = ("training.metric_for_best_model=pr_auc", "early_stopping_patience=1")
+    metrics, objects = train(load_config(tiny_overrides(tiny_bert, tmp_path, *extra)))
+    state = objects["trainer"].state
+    assert state.best_metric == max(
+        e["eval_pr_auc"] for e in state.log_history if "eval_pr_auc" in e
+    )
+    assert metrics["decision_threshold_metric"] == "pr_auc" and "eval_pr_auc" in metrics
+    saved = json.loads((objects["run_dir"] / "metrics.json").read_text())
+    assert saved["decision_threshold_metric"] == "pr_auc"
+    run = MlflowClient(objects["tracking_uri"]).get_run(objects["run_id"])
+    assert run.data.params["decision_threshold_metric"] == "pr_auc"
+    assert "best_eval_pr_auc" in run.data.metrics
+
+
 def test_split_manifest_is_reused(tiny_bert, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     _, first = train(load_config(tiny_overrides(tiny_bert, tmp_path / "a", "training.max_steps=1")))

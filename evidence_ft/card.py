@@ -17,8 +17,8 @@ screen, diagnose or make decisions about any person.
   that one annotator's judgement, and Reddit users are not a representative population.
 - It scores a (criterion, sentence) pair in isolation: it sees no context, history or
   clinical information, and a post-level reading built from its outputs is only a sketch.
-- Scores are not calibrated probabilities of a condition; the decision threshold below was
-  chosen on the validation split to maximise F1 of the evidence class.
+- Scores are not calibrated probabilities of a condition; the decision threshold above was
+  chosen on the validation split to maximise the metric named beside it.
 """
 
 
@@ -73,7 +73,9 @@ Output: `evidence` (the sentence is evidence for the criterion) or `no_evidence`
 
 - Base model: `{base_model}`
 - Data: `{data_name}`, split by post (seed {manifest.get("seed")}, ratios {manifest.get("ratios")})
-- Decision threshold on P(evidence): **{threshold:.4f}** (`config.decision_threshold`)
+- Decision threshold on P(evidence): **{threshold:.4f}** (`config.decision_threshold`), chosen
+  to maximise validation `{metrics.get("decision_threshold_metric")}`
+  (`training.metric_for_best_model`)
 - MLflow run: `{run_id}` (`config.mlflow_run_id`)
 
 {USAGE.format(t=threshold, run_id=run_id)}

@@ -269,8 +269,8 @@ class TrainConfig:
     cv: Any = field(default_factory=CvConfig)
     early_stopping_patience: Any = int_option(
         3,
-        "Stop when validation F1 has not improved for this many evaluations (null = never stop "
-        "early).",
+        "Stop when the validation training.metric_for_best_model has not improved for this "
+        "many evaluations (null = never stop early).",
         1,
         nullable=True,
     )

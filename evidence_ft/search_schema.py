@@ -122,7 +122,8 @@ class SearchConfig:
     pruner: Any = field(
         default="median",
         metadata={
-            "help": "median: stop a trial whose best validation F1 so far is below the median of "
+            "help": "median: stop a trial whose best validation training.metric_for_best_model "
+            "so far is below the median of "
             "the completed trials at the same epoch (settings in search.median_pruner) | none",
             "allowed": " or ".join(_PRUNERS),
             "example": "none",

@@ -155,6 +155,8 @@ def test_pr_auc_selects_the_checkpoint_stops_early_and_records_the_threshold_met
     assert metrics["decision_threshold_metric"] == "pr_auc" and "eval_pr_auc" in metrics
     saved = json.loads((objects["run_dir"] / "metrics.json").read_text())
     assert saved["decision_threshold_metric"] == "pr_auc"
+    card = (objects["run_dir"] / "model" / "README.md").read_text()
+    assert "to maximise validation `pr_auc`" in card
     run = MlflowClient(objects["tracking_uri"]).get_run(objects["run_id"])
     assert run.data.params["decision_threshold_metric"] == "pr_auc"
     assert "best_eval_pr_auc" in run.data.metrics

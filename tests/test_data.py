@@ -313,6 +313,53 @@ def test_manifest_round_trip_and_reuse(tmp_path):
         data.load_manifest(tmp_path / "missing.json", pairs, counts)
 
 
+def with_unannotated_posts(pairs, n=40):
+    """Every post of a posts file: those of ``pairs`` plus ``n`` without any annotation row."""
+    return [*pairs["post_id"].unique(), *(f"q{i}" for i in range(n))]
+
+
+def test_splits_cover_posts_without_annotation_rows():
+    pairs = synthetic_pairs(200)
+    post_ids = with_unannotated_posts(pairs)
+    manifest = data.make_manifest(pairs, {}, [0.7, 0.15, 0.15], 3, post_ids)
+    splits = manifest["splits"]
+    sets = [set(splits[name]) for name in data.SPLITS]
+    assert sum(map(len, sets)) == len(set().union(*sets)) == len(post_ids)  # each in one split
+    assert set().union(*sets) == set(post_ids)
+    without = [len([p for p in splits[name] if p.startswith("q")]) for name in data.SPLITS]
+    assert without == [28, 6, 6]  # stratified as a label of their own: 70/15/15
+    summary = manifest["summary"]
+    assert summary["all"]["posts"] == 240 and summary["all"]["posts_without_pairs"] == 40
+    assert [summary[name]["posts_without_pairs"] for name in data.SPLITS] == without
+    assert summary["train"]["posts_with_pairs"] + without[0] == summary["train"]["posts"]
+    assert splits == data.make_manifest(pairs, {}, [0.7, 0.15, 0.15], 3, post_ids)["splits"]
+    assert splits != data.make_manifest(pairs, {}, [0.7, 0.15, 0.15], 4, post_ids)["splits"]
+    # without such posts the split is the one made from the pairs alone
+    same = data.split_posts(pairs, [0.7, 0.15, 0.15], 3, list(pairs["post_id"].unique()))
+    assert same == data.split_posts(pairs, [0.7, 0.15, 0.15], 3)
+
+
+def test_an_older_manifest_without_those_posts_stays_valid(tmp_path, caplog):
+    pairs = synthetic_pairs(50)
+    old = data.make_manifest(pairs, {}, [0.7, 0.15, 0.15], seed=1)  # pairs' posts only
+    path = data.save_manifest(old, tmp_path / "split_manifest.json")
+    with caplog.at_level("INFO", logger="evidence_ft.data"):
+        again = data.load_manifest(path, pairs, {}, with_unannotated_posts(pairs, 5))
+    assert again["splits"] == old["splits"]
+    assert caplog.text.count("5 post(s) without annotation rows") == 1
+    assert again["summary"]["all"]["posts_without_pairs"] == 0
+
+
+def test_load_corpus_keeps_every_post(tmp_path):
+    posts = [{"post_id": p, "text": f"Sentence 1 of {p}."} for p in ("p1", "p2", "p3")]
+    paths = write_dataset(tmp_path, [row("p1", 1, "FATIGUE", 1), row("p3", 1, "FATIGUE", 0)], posts)
+    corpus = data.load_corpus(data_cfg(paths))
+    assert list(corpus.posts["post_id"]) == ["p1", "p2", "p3"]
+    assert corpus.counts["posts_with_pairs"] == 2 and corpus.counts["posts_without_pairs"] == 1
+    pairs, counts = data.load_pairs(data_cfg(paths))
+    assert pairs.equals(corpus.pairs) and counts["posts"] == 3
+
+
 def _bad_manifests(tmp_path, pairs):
     good = data.make_manifest(pairs, {}, [0.7, 0.15, 0.15], seed=1)
     text = json.dumps(good)

@@ -1,7 +1,8 @@
 """ReDSM5 -> validated frames -> criterion-sentence pairs -> post-grouped split -> DatasetDict.
 
-pairs, counts = load_pairs(cfg.data)                 # read, validate, pair, de-duplicate
-manifest = make_manifest(pairs, cfg.data, seed)      # or load_manifest(path, pairs)
+corpus = load_corpus(cfg.data)                       # read, validate, pair, de-duplicate
+posts, pairs, counts = corpus.posts, corpus.pairs, corpus.counts
+manifest = make_manifest(pairs, counts, ratios, seed, posts["post_id"])  # or load_manifest
 dsd = to_dataset_dict(pairs, manifest)               # train / validation / test
 dsd = tokenize(dsd, tokenizer, max_length)           # pair encoding, no padding stored
 
@@ -19,7 +20,14 @@ from evidence_ft.data.files import (
     read_posts,
     resolve_criteria_path,
 )
-from evidence_ft.data.pairs import label_counts, load_pairs, log_counts, make_pairs
+from evidence_ft.data.pairs import (
+    Corpus,
+    label_counts,
+    load_corpus,
+    load_pairs,
+    log_counts,
+    make_pairs,
+)
 from evidence_ft.data.schema import (
     ANNOTATION_COLUMNS,
     CRITERIA_IDS,
@@ -33,6 +41,7 @@ from evidence_ft.data.schema import (
     SYMPTOMS,
 )
 from evidence_ft.data.splits import (
+    NO_ROWS,
     check_splits,
     load_manifest,
     log_split,
@@ -50,16 +59,19 @@ __all__ = [
     "CRITERIA_SPELLINGS",
     "GATED_HINT",
     "ID2LABEL",
+    "NO_ROWS",
     "PAIR_COLUMNS",
     "POSTS_COLUMNS",
     "SPLITS",
     "SYMPTOMS",
     "SYMPTOM_TO_CRITERION",
+    "Corpus",
     "check_splits",
     "class_weights",
     "criterion_texts",
     "fingerprint",
     "label_counts",
+    "load_corpus",
     "load_manifest",
     "load_pairs",
     "log_counts",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -106,8 +107,21 @@ def label_counts(pairs: pd.DataFrame) -> dict[str, dict[str, int]]:
     return out
 
 
-def load_pairs(data_cfg: Any) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Read and validate the three input files named in ``cfg.data`` and build the pairs."""
+@dataclass
+class Corpus:
+    """One data config's validated inputs: every post, the annotated pairs and their counts."""
+
+    posts: pd.DataFrame  # post_id, text: every post of the posts file, with or without rows
+    pairs: pd.DataFrame  # PAIR_COLUMNS: one row per annotated (sentence, symptom)
+    counts: dict[str, Any]
+
+
+def load_corpus(data_cfg: Any) -> Corpus:
+    """Read and validate the three input files named in ``cfg.data``; pair the annotations.
+
+    The posts stay beside the pairs: posts without any annotation row are split too, and the
+    all-sentence pairs (``sentence_pairs``) need every post's text.
+    """
     posts = read_posts(data_cfg.posts_path)
     annotations = read_annotations(data_cfg.annotations_path)
     unknown_posts = ~annotations["post_id"].isin(posts["post_id"])
@@ -128,6 +142,7 @@ def load_pairs(data_cfg: Any) -> tuple[pd.DataFrame, dict[str, Any]]:
     )
     counts["posts"] = len(posts)
     counts["posts_with_pairs"] = int(pairs["post_id"].nunique())
+    counts["posts_without_pairs"] = counts["posts"] - counts["posts_with_pairs"]
     counts["fingerprint"] = fingerprint(
         {
             "posts": data_cfg.posts_path,
@@ -136,7 +151,13 @@ def load_pairs(data_cfg: Any) -> tuple[pd.DataFrame, dict[str, Any]]:
         }
     )
     log_counts(counts)
-    return pairs, counts
+    return Corpus(posts, pairs, counts)
+
+
+def load_pairs(data_cfg: Any) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """``load_corpus`` without the posts: the annotated pairs and their counts."""
+    corpus = load_corpus(data_cfg)
+    return corpus.pairs, corpus.counts
 
 
 def log_counts(counts: Mapping[str, Any]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,24 +18,40 @@ from evidence_ft.errors import UserError
 
 log = logging.getLogger(__name__)
 
+# The label column of a post without any annotation row: such posts are stratified as a label
+# of their own, so they spread over the splits by the ratios like every symptom does.
+NO_ROWS = ("NO_ROWS", 1)
 
-def post_labels(pairs: pd.DataFrame) -> pd.DataFrame:
+
+def post_labels(pairs: pd.DataFrame, post_ids: Iterable[str] | None = None) -> pd.DataFrame:
     """Posts x (symptom, label) indicator matrix: 1 where the post has such a pair.
 
     Stratifying on it keeps every symptom's positives and negatives in proportion in every
-    split, which the share of positive pairs alone does not.
+    split, which the share of positive pairs alone does not. ``post_ids`` (every post of the
+    posts file) adds the posts without pairs as rows with the ``NO_ROWS`` column set.
     """
-    return (pd.crosstab(pairs["post_id"], [pairs["symptom"], pairs["label"]]) > 0).astype(int)
+    labels = (pd.crosstab(pairs["post_id"], [pairs["symptom"], pairs["label"]]) > 0).astype(int)
+    without = set(() if post_ids is None else post_ids) - set(labels.index)
+    if not without:
+        return labels
+    labels = labels.reindex(sorted(set(labels.index) | without), fill_value=0)
+    labels[NO_ROWS] = labels.index.isin(without).astype(int)
+    return labels
 
 
-def split_posts(pairs: pd.DataFrame, ratios: Sequence[float], seed: int) -> dict[str, list[str]]:
+def split_posts(
+    pairs: pd.DataFrame,
+    ratios: Sequence[float],
+    seed: int,
+    post_ids: Iterable[str] | None = None,
+) -> dict[str, list[str]]:
     """Post-grouped train/validation/test split stratified by symptom and label; seeded.
 
     Posts are the items (so no post spans two splits) and ``post_labels`` their labels, split
     by iterative multi-label stratification: train against the rest, then the rest into
-    validation and test.
+    validation and test. ``post_ids`` adds the posts without pairs (see ``post_labels``).
     """
-    labels = post_labels(pairs)
+    labels = post_labels(pairs, post_ids)
     posts = labels.index.to_numpy()
     train_r, val_r, test_r = ratios
     rest_r = val_r + test_r
@@ -91,10 +107,17 @@ def check_splits(
 
 
 def make_manifest(
-    pairs: pd.DataFrame, counts: Mapping[str, Any], ratios: list[float], seed: int
+    pairs: pd.DataFrame,
+    counts: Mapping[str, Any],
+    ratios: list[float],
+    seed: int,
+    post_ids: Iterable[str] | None = None,
 ) -> dict[str, Any]:
-    """Split the posts and record how: seed, ratios, input fingerprint and post_ids per split."""
-    splits = split_posts(pairs, ratios, seed)
+    """Split the posts and record how: seed, ratios, input fingerprint and post_ids per split.
+
+    ``post_ids`` (every post of the posts file) puts the posts without pairs in splits too.
+    """
+    splits = split_posts(pairs, ratios, seed, post_ids)
     n_posts, n_pos = pairs["post_id"].nunique(), int(pairs["label"].sum())
     check_splits(
         pairs,
@@ -113,12 +136,17 @@ def make_manifest(
 
 
 def split_summary(pairs: pd.DataFrame, splits: Mapping[str, list[str]]) -> dict[str, Any]:
-    """Posts, pairs and positive rate per split (and for the whole), for logs and manifests."""
+    """Posts (with and without pairs), pairs and positive rate per split and for the whole."""
+    with_pairs = set(pairs["post_id"])
+    every = sorted(with_pairs.union(*map(set, splits.values())))
     out: dict[str, Any] = {}
-    for name, ids in {"all": list(pairs["post_id"].unique()), **splits}.items():
+    for name, ids in {"all": every, **splits}.items():
         sub = pairs[pairs["post_id"].isin(ids)]
+        n_with = len(with_pairs.intersection(ids))
         out[name] = {
             "posts": len(ids),
+            "posts_with_pairs": n_with,
+            "posts_without_pairs": len(ids) - n_with,
             "pairs": len(sub),
             "positive_rate": round(float(sub["label"].mean()), 4) if len(sub) else None,
         }
@@ -133,9 +161,16 @@ def save_manifest(manifest: Mapping[str, Any], path: str | Path) -> Path:
 
 
 def load_manifest(
-    path: str | Path, pairs: pd.DataFrame, counts: Mapping[str, Any]
+    path: str | Path,
+    pairs: pd.DataFrame,
+    counts: Mapping[str, Any],
+    post_ids: Iterable[str] | None = None,
 ) -> dict[str, Any]:
-    """Reuse a saved split; every post with pairs must be in exactly one of its splits."""
+    """Reuse a saved split; every post with pairs must be in exactly one of its splits.
+
+    Posts without pairs (of ``post_ids``) that it leaves out stay in no split: manifests made
+    before such posts were split are still valid (logged once).
+    """
     path = Path(path)
     what = f"data.split_manifest: {path}"
     if not path.exists():
@@ -164,6 +199,14 @@ def load_manifest(
             f"(e.g. {unassigned[0]!r}); it was made from other files: drop the override to "
             "split anew"
         )
+    left_out = set(() if post_ids is None else post_ids) - set(assigned) - set(pairs["post_id"])
+    if left_out:
+        log.info(
+            "split: %s puts none of %d post(s) without annotation rows in a split (made before "
+            "they were split); they stay out of every split",
+            path,
+            len(left_out),
+        )
     check_splits(
         pairs, splits, what, "use a manifest of these files or drop the override to split anew"
     )
@@ -178,9 +221,10 @@ def load_manifest(
 def log_split(manifest: Mapping[str, Any]) -> None:
     for name, s in manifest["summary"].items():
         log.info(
-            "split: %-10s %4d posts %5d pairs positive rate %s",
+            "split: %-10s %4d posts (%d without pairs) %5d pairs positive rate %s",
             name,
             s["posts"],
+            s["posts_without_pairs"],
             s["pairs"],
             s["positive_rate"],
         )

@@ -82,12 +82,14 @@ def refuse_resume_key(cfg: DictConfig) -> None:
 
 
 def prepare_data(cfg: DictConfig, tokenizer: Any, state: PartialState) -> PreparedData:
-    """Read + validate, pair, split (or reuse a manifest), tokenize. Writes nothing."""
-    pairs, counts = data.load_pairs(cfg.data)
+    """Read + validate, pair, split every post (or reuse a manifest), tokenize. Writes nothing."""
+    corpus = data.load_corpus(cfg.data)
+    pairs, counts, post_ids = corpus.pairs, corpus.counts, corpus.posts["post_id"]
     if cfg.data.split_manifest:
-        manifest = data.load_manifest(cfg.data.split_manifest, pairs, counts)
+        manifest = data.load_manifest(cfg.data.split_manifest, pairs, counts, post_ids)
     else:
-        manifest = data.make_manifest(pairs, counts, list(cfg.data.split_ratios), cfg.seed)
+        ratios = list(cfg.data.split_ratios)
+        manifest = data.make_manifest(pairs, counts, ratios, cfg.seed, post_ids)
     data.log_split(manifest)
     dsd = data.to_dataset_dict(pairs, manifest)
     with state.main_process_first():

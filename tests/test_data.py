@@ -480,9 +480,9 @@ def test_bundled_sample_loads(tmp_path):
 
 def test_the_data_package_reexports_every_public_name_of_its_modules():
     # callers write data.make_pairs(...) whichever module of the package defines the name
-    from evidence_ft.data import files, pairs, schema, splits, trainer_inputs
+    from evidence_ft.data import files, pairs, schema, sentence_labels, splits, trainer_inputs
 
-    for module in (files, pairs, schema, splits, trainer_inputs):
+    for module in (files, pairs, schema, sentence_labels, splits, trainer_inputs):
         own = public_names(module)
         assert own and own <= set(data.__all__), (module.__name__, own - set(data.__all__))
         assert all(getattr(data, name) is getattr(module, name) for name in own)

@@ -78,6 +78,22 @@ class DataConfig:
         "A saved split_manifest.json to reuse instead of splitting anew (null = split with "
         "`seed`).",
     )
+    negatives: Any = option(
+        "none",
+        "Training pairs besides the annotated ones: none (annotated pairs only, as the dataset "
+        "specifies) or unannotated (also negatives drawn from the training posts' sentences "
+        "that have no annotation row for a criterion; validation and test stay annotated "
+        "pairs).",
+        choices=("none", "unannotated"),
+    )
+    negatives_per_positive: Any = option(
+        1.0,
+        "With negatives=unannotated: unannotated negatives drawn per positive training pair "
+        "(all candidates when there are fewer), seeded by `seed`.",
+        check=Check("number", lambda v: v > 0),
+        allowed="a number > 0",
+        example=2.0,
+    )
     max_length: Any = int_option(512, "Pair token limit; the sentence side is truncated first.", 16)
     pad_to_multiple_of: Any = int_option(
         None,

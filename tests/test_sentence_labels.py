@@ -2,8 +2,11 @@
 
 import pandas as pd
 import pytest
+from accelerate import PartialState
 
 from evidence_ft import data
+from evidence_ft.config import load_config
+from evidence_ft.errors import UserError
 
 from .conftest import CRITERIA, row
 
@@ -165,3 +168,50 @@ def test_negatives_are_deterministic_per_seed_and_capped(corpus_and_splits):
     assert not first.equals(draw(8)[0]) and len(first) == len(draw(8)[0])
     everything, info = draw(7, ratio=1000.0)
     assert len(everything) == info["candidates"] == info["added"]
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    from evidence_ft.modeling import DEFAULT_MODEL, load_tokenizer
+
+    return load_tokenizer(DEFAULT_MODEL)
+
+
+def prepared(tokenizer, *overrides):
+    from evidence_ft.jobs.train import prepare_data
+
+    return prepare_data(load_config(["data=sample", *overrides]), tokenizer, PartialState())
+
+
+def test_prepare_data_adds_negatives_to_the_training_split_only(tokenizer):
+    plain = prepared(tokenizer)
+    assert "unannotated_negatives" not in plain.manifest
+    assert not any("#" in s for s in plain.datasets["train"]["sentence_id"])
+    extra = prepared(tokenizer, "data.negatives=unannotated", "data.negatives_per_positive=0.5")
+    drawn = extra.manifest["unannotated_negatives"]
+    assert extra.counts["unannotated_negatives"] == drawn
+    positives = sum(plain.datasets["train"]["label"])
+    assert drawn["positives"] == positives and drawn["added"] == round(0.5 * positives)
+    assert len(extra.datasets["train"]) == len(plain.datasets["train"]) + drawn["added"]
+    for name in ("validation", "test"):
+        assert extra.datasets[name]["sentence_id"] == plain.datasets[name]["sentence_id"]
+    new = [
+        p
+        for p, s in zip(extra.datasets["train"]["post_id"], extra.datasets["train"]["sentence_id"])
+        if "#" in s
+    ]
+    assert len(new) == drawn["added"] and set(new) <= set(extra.manifest["splits"]["train"])
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("data.negatives=foo", "data.negatives=foo must be one of none|unannotated"),
+        ("data.negatives_per_positive=0", "data.negatives_per_positive=0 must be a number > 0"),
+        ("data.negatives_per_positive=x", "data.negatives_per_positive=x must be a number > 0"),
+    ],
+)
+def test_negatives_config_typos_are_one_line_errors(override, expected):
+    with pytest.raises(UserError, match=expected) as info:
+        load_config([override])
+    assert "\n" not in str(info.value)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+import pandas as pd
 from accelerate import PartialState
 from datasets import DatasetDict
 from omegaconf import DictConfig, OmegaConf
@@ -82,7 +83,8 @@ def refuse_resume_key(cfg: DictConfig) -> None:
 
 
 def prepare_data(cfg: DictConfig, tokenizer: Any, state: PartialState) -> PreparedData:
-    """Read + validate, pair, split every post (or reuse a manifest), tokenize. Writes nothing."""
+    """Read + validate, pair, split every post (or reuse a manifest), add unannotated negatives
+    to the training split when ``data.negatives=unannotated``, tokenize. Writes nothing."""
     corpus = data.load_corpus(cfg.data)
     pairs, counts, post_ids = corpus.pairs, corpus.counts, corpus.posts["post_id"]
     if cfg.data.split_manifest:
@@ -91,6 +93,14 @@ def prepare_data(cfg: DictConfig, tokenizer: Any, state: PartialState) -> Prepar
         ratios = list(cfg.data.split_ratios)
         manifest = data.make_manifest(pairs, counts, ratios, cfg.seed, post_ids)
     data.log_split(manifest)
+    manifest.pop("unannotated_negatives", None)  # a reused manifest's record of its own run
+    if cfg.data.get("negatives") == "unannotated":  # get: run configs older than the key
+        train_posts, criteria = manifest["splits"]["train"], data.criterion_texts(cfg.data)
+        negatives, drawn = data.draw_negatives(
+            corpus, train_posts, criteria, cfg.data.negatives_per_positive, cfg.seed
+        )
+        pairs = pd.concat([pairs, negatives], ignore_index=True)
+        manifest["unannotated_negatives"] = counts["unannotated_negatives"] = drawn
     dsd = data.to_dataset_dict(pairs, manifest)
     with state.main_process_first():
         dsd = data.tokenize(dsd, tokenizer, cfg.data.max_length)

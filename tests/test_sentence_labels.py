@@ -105,6 +105,23 @@ def test_not_found_is_logged_and_other_posts_or_criteria_are_ignored(caplog):
     assert stats["annotated_rows"] == 0 and stats["share_matched"] is None
 
 
+@pytest.mark.parametrize(
+    ("text", "annotated", "expected"),
+    [
+        ("I retired. Always tired.", "tired.", [0, 1]),  # whole words: not inside "retired."
+        ("I am tired. Honestly, I am tired.", "I am tired.", [1, 0]),  # the whole segment only
+        ("So tired...Then I slept. Fine.", "So tired...", [1, 0]),  # no boundary after "..."
+    ],
+)
+def test_a_text_labels_whole_word_occurrences_preferring_whole_segments(text, annotated, expected):
+    posts = pd.DataFrame({"post_id": ["p"], "text": [text]})
+    pairs, _ = data.make_pairs(
+        pd.DataFrame([row("p", 1, "FATIGUE", 1, text=annotated)]), CRITERION_TEXTS, None
+    )
+    frame, stats = data.sentence_pairs(posts, pairs, {"A.6": "Criterion 6."})
+    assert list(frame["label"]) == expected and stats["repeated"] == 0
+
+
 # ------------------------------------------------------------------ unannotated negatives
 
 

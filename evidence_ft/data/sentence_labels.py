@@ -63,9 +63,9 @@ def locate_sentences(posts: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
     """Where each annotated row's sentence occurs in its post's text: columns ``row`` (position
     in ``pairs``), ``span_start``, ``span_end``; a line per occurrence, none when not found.
 
-    Runs of whitespace match any whitespace (a line break in the post may be a space in the
-    annotation) and straight quotes curly ones. Every occurrence counts: a sentence written
-    twice in a post is the same model input both times, so both get its label.
+    Whole words only; runs of whitespace match any whitespace (a line break in the post may be
+    a space in the annotation) and straight quotes curly ones. Every occurrence is listed
+    (``sentence_pairs`` chooses among them).
     """
     text_of = dict(zip(posts["post_id"], posts["text"]))
     patterns: dict[str, re.Pattern[str]] = {}
@@ -74,6 +74,10 @@ def locate_sentences(posts: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
         if sentence not in patterns:
             words = str(sentence).split()
             pattern = r"\s+".join(re.escape(w) for w in words).translate(_QUOTES)
+            if words:  # whole words: "tired." is not in "retired.", "sad" not in "sadly"
+                head = r"(?<!\w)" if re.match(r"\w", words[0]) else ""
+                tail = r"(?!\w)" if re.match(r"\w", words[-1][-1]) else ""
+                pattern = head + pattern + tail
             patterns[sentence] = re.compile(pattern)
         text = text_of.get(post_id, "")
         spans = ((m.start(), m.end()) for m in patterns[sentence].finditer(text))
@@ -97,6 +101,11 @@ def sentence_pairs(
     spans = locate_sentences(posts, ann).join(ann[["post_id", "criterion_id", "label"]], on="row")
     hits = spans.merge(segs[["post_id", "sentence_index", "start", "end"]], on="post_id")
     hits = hits[(hits["start"] < hits["span_end"]) & (hits["span_start"] < hits["end"])]
+    # A text found several times labels the occurrences that are a whole segment (the same
+    # model input) when it has such, else every occurrence; never a copy inside a longer one.
+    exact = (hits["start"] == hits["span_start"]) & (hits["end"] == hits["span_end"])
+    hits = hits.assign(exact=exact)
+    hits = hits[hits["exact"] | ~hits.groupby("row")["exact"].transform("any")]
     marks = hits.groupby(["post_id", "sentence_index", "criterion_id"])["label"].max().reset_index()
     frame = segs.merge(_criteria_frame(criteria), how="cross").merge(
         marks, how="left", on=["post_id", "sentence_index", "criterion_id"]
@@ -104,7 +113,7 @@ def sentence_pairs(
     frame["annotated"] = frame["label"].notna()
     frame["label"] = frame["label"].fillna(0).astype(int)
     frame = frame[SENTENCE_PAIR_COLUMNS]
-    stats = _mapping_stats(ann, spans, hits)
+    stats = _mapping_stats(ann, spans["row"].nunique(), hits)
     stats.update(
         posts=len(posts),
         sentences=len(segs),
@@ -136,28 +145,29 @@ def _criteria_frame(criteria: Mapping[str, str]) -> pd.DataFrame:
     )
 
 
-def _mapping_stats(ann: pd.DataFrame, spans: pd.DataFrame, hits: pd.DataFrame) -> dict[str, Any]:
-    """How the annotated rows ``ann`` map to segments: located (text found), matched (overlaps
-    a segment), single_segment (each occurrence overlaps exactly one), exact (each occurrence
-    is one segment exactly), repeated (found more than once), and the rows not matched."""
-    per_occurrence = hits.assign(
-        same=(hits["start"] == hits["span_start"]) & (hits["end"] == hits["span_end"])
-    ).groupby(["row", "span_start"])
-    occurrences = per_occurrence.agg(segments=("same", "size"), exact=("same", "any"))
+def _mapping_stats(ann: pd.DataFrame, located: int, hits: pd.DataFrame) -> dict[str, Any]:
+    """How the annotated rows ``ann`` map to segments (``hits``: the occurrences labelling a
+    segment): located (text found), matched (labels a segment), single_segment (each labelling
+    occurrence overlaps exactly one), exact (each is one segment exactly), repeated (labels
+    through several occurrences), and the rows not matched."""
+    per_occurrence = hits.groupby(["row", "span_start"])
+    occurrences = per_occurrence.agg(segments=("exact", "size"), exact=("exact", "any"))
     per_row = occurrences.groupby("row").agg(
-        single=("segments", lambda n: bool((n == 1).all())), exact=("exact", "all")
+        single=("segments", lambda n: bool((n == 1).all())),
+        exact=("exact", "all"),
+        occurrences=("exact", "size"),
     )
     matched = ann.index.isin(per_row.index)
     missing = ann[~matched]
     return {
         "annotated_rows": len(ann),
         "annotated_positive_rows": int(ann["label"].sum()),
-        "located": int(spans["row"].nunique()),
+        "located": located,
         "matched": int(matched.sum()),
         "matched_positive_rows": int(ann.loc[matched, "label"].sum()),
         "single_segment": int(per_row["single"].sum()),
         "exact": int(per_row["exact"].sum()),
-        "repeated": int((spans["row"].value_counts() > 1).sum()),
+        "repeated": int((per_row["occurrences"] > 1).sum()),
         "share_matched": round(float(matched.mean()), 4) if len(ann) else None,
         "not_found": len(missing),
         "not_found_rows": missing[["post_id", "sentence_id", "symptom", "label", "sentence"]]

@@ -22,7 +22,12 @@ import torch
 from tqdm.auto import tqdm
 
 from evidence_ft import data, serving
-from evidence_ft.checkpoints import load_checkpoint, resolve_checkpoint, training_run_id
+from evidence_ft.checkpoints import (
+    Checkpoint,
+    load_checkpoint,
+    resolve_checkpoint,
+    training_run_id,
+)
 from evidence_ft.errors import UserError
 from evidence_ft.sentences import split_sentences
 
@@ -70,6 +75,12 @@ def load_predictor(checkpoint: str, data_cfg: Any = None) -> Predictor:
     """
     with resolve_checkpoint(checkpoint) as ckpt:
         model, tokenizer = load_checkpoint(ckpt)
+    return predictor_from(ckpt, model, tokenizer, data_cfg)
+
+
+def predictor_from(ckpt: Checkpoint, model: Any, tokenizer: Any, data_cfg: Any = None) -> Predictor:
+    """A ``Predictor`` for a checkpoint already loaded (``load_checkpoint``), on the best device."""
+    checkpoint = ckpt.source
     config = model.config
     if getattr(config, serving.THRESHOLD_KEY, None) is None or serving.EVIDENCE not in (
         getattr(config, "label2id", None) or {}

@@ -188,6 +188,15 @@ class EvalConfig:
         "pair of the data files, e.g. another corpus).",
         choices=("test", "validation", "train", "all"),
     )
+    pairs: Any = option(
+        "both",
+        "What to score: annotated (the annotated pairs, as training does) | all_sentences "
+        "(every sentence of the split's posts x every criterion, posts without annotation rows "
+        "too, beside constant, random and TF-IDF baselines, and the dataset authors' ten-label "
+        "post protocol) | both.",
+        choices=("annotated", "all_sentences", "both"),
+    )
+    seed: Any = int_option(0, "Seed of the random baseline of pairs=all_sentences.", 0)
     batch_size: Any = _batch_size("Prediction batch size.")
     log: Any = _log(
         True,

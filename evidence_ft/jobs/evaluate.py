@@ -40,17 +40,22 @@ from evidence_ft.checkpoints import (
 )
 from evidence_ft.config import EVAL_SPLITS
 from evidence_ft.errors import UserError
+from evidence_ft.inference import predictor_from
+from evidence_ft.jobs.all_sentences import all_sentence_section, split_posts_of
 from evidence_ft.metrics import (
     per_symptom_metrics,
     post_level_metrics,
     ranking_metrics,
     scored_metrics,
 )
-from evidence_ft.report import format_eval_report
+from evidence_ft.report import format_all_sentence_report, format_eval_report
 from evidence_ft.run_folder import fresh_folder
 from evidence_ft.serving import evidence_probability
 
 log = logging.getLogger(__name__)
+
+# The report's sections whose numbers are logged as MLflow metrics (<split>/<section>/...).
+METRIC_SECTIONS = ("pair_level", "per_symptom", "annotated_post_level", "all_sentences")
 
 
 # ---------------------------------------------------------------------------- data
@@ -93,9 +98,17 @@ def data_config(cfg: DictConfig, ckpt: Checkpoint, overrides: list[str]) -> Dict
 
 
 def select_split(
-    pairs: pd.DataFrame, split: str, manifest: dict[str, Any] | None, source: str
+    pairs: pd.DataFrame,
+    split: str,
+    manifest: dict[str, Any] | None,
+    source: str,
+    known_posts: Any = None,
 ) -> pd.DataFrame:
-    """The pairs of the posts in ``split`` of the manifest (every pair for ``split=all``)."""
+    """The pairs of the posts in ``split`` of the manifest (every pair for ``split=all``).
+
+    ``known_posts``: every post id of the posts file (a manifest also lists posts without
+    annotation rows); default: the posts that have pairs.
+    """
     if split == "all":
         return pairs.reset_index(drop=True)
     if manifest is None:
@@ -105,7 +118,8 @@ def select_split(
         )
     posts = set(manifest["splits"][split])
     chosen = pairs[pairs["post_id"].isin(posts)].reset_index(drop=True)
-    missing = len(posts - set(chosen["post_id"]))
+    known = set(pairs["post_id"] if known_posts is None else known_posts)
+    missing = len(posts - known)
     if missing:
         log.warning("eval: %d %s post(s) of the manifest are not in the data files", missing, split)
     if chosen.empty:
@@ -161,7 +175,9 @@ def build_report(frame: pd.DataFrame, threshold: float) -> dict[str, Any]:
         "positives": int(labels.sum()),
         "pair_level": pair,
         "per_symptom": per_symptom_metrics(frame, thresholds, data.SYMPTOMS),
-        "post_level": {
+        # a (post, symptom) is present when any of its annotated pairs is: posts without rows
+        # and unannotated sentences are not seen (the all-sentence section sees them)
+        "annotated_post_level": {
             name: post_level_metrics(frame, t, data.SYMPTOMS) for name, t in thresholds.items()
         },
     }
@@ -170,12 +186,12 @@ def build_report(frame: pd.DataFrame, threshold: float) -> dict[str, Any]:
 def flat_metrics(tree: dict[str, Any], prefix: str) -> dict[str, float]:
     """Numeric leaves as ``prefix/a/b`` MLflow metric names (lists and None left out).
 
-    >>> flat_metrics({"f1": 0.5, "x": None, "by": {"A": {"support": 3}}}, "test")
-    {'test/f1': 0.5, 'test/by/A/support': 3.0}
+    >>> flat_metrics({"f1": 0.5, "x": None, "by": {"A": {"support": 3}}, "r@1": 1}, "test")
+    {'test/f1': 0.5, 'test/by/A/support': 3.0, 'test/r_at_1': 1.0}
     """
     out: dict[str, float] = {}
     for key, value in tree.items():
-        name = f"{prefix}/{key}"
+        name = f"{prefix}/{key}".replace("@", "_at_")  # MLflow refuses "@" in a metric name
         if isinstance(value, dict):
             out |= flat_metrics(value, name)
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -201,6 +217,7 @@ def evaluate(
     """Resolve, load, predict, score, write and log; return (report, objects).
 
     ``overrides`` is the command line: the ``data`` keys it names replace the training run's.
+    ``pairs`` picks the sections: the annotated pairs, every sentence x criterion, or both.
     """
     if not cfg.checkpoint:
         raise UserError(
@@ -217,56 +234,102 @@ def evaluate(
     run_id = training_run_id(ckpt, model)
     threshold = float(getattr(model.config, "decision_threshold", 0.5))
     data_cfg = data_config(cfg, ckpt, list(overrides or []))
-    pairs, counts = data.load_pairs(data_cfg)
+    corpus = data.load_corpus(data_cfg)
     manifest = ckpt.run_files.get("manifest")
     if cfg.data.split_manifest:  # this command's own choice, not the training run's
         manifest = read_run_file(Path(cfg.data.split_manifest))
         if manifest is None:
             raise UserError(f"data.split_manifest: {cfg.data.split_manifest} not found")
-    if manifest and manifest.get("fingerprint") not in (None, {}, counts.get("fingerprint")):
+    if manifest and manifest.get("fingerprint") not in (None, {}, corpus.counts.get("fingerprint")):
         log.warning("eval: the data files differ from the ones the run's split was made from")
-    chosen = select_split(pairs, cfg.split, manifest, source)
-    log.info(
-        "eval: %s split: %d posts, %d pairs", cfg.split, chosen["post_id"].nunique(), len(chosen)
-    )
-
-    # -- predict and score
-    probs = score_split(model, tokenizer, chosen, int(data_cfg.max_length), int(cfg.batch_size))
-    frame = chosen[["post_id", "sentence_id", "symptom", "label"]].assign(probability=probs)
-    report = {
+    chosen = select_split(corpus.pairs, cfg.split, manifest, source, corpus.posts["post_id"])
+    report: dict[str, Any] = {
         "checkpoint": source,
         "training_run_id": run_id,
         "split": cfg.split,
         "data": {k: str(data_cfg[k]) for k in DATA_FILE_KEYS},
-        **build_report(frame, threshold),
+        "decision_threshold": threshold,
     }
+    frames: dict[str, pd.DataFrame] = {}
 
+    # -- the annotated pairs: predict and score
+    if cfg.pairs in ("annotated", "both"):
+        log.info(
+            "eval: %s split: %d posts, %d annotated pairs",
+            cfg.split,
+            chosen["post_id"].nunique(),
+            len(chosen),
+        )
+        probs = score_split(model, tokenizer, chosen, int(data_cfg.max_length), int(cfg.batch_size))
+        frame = chosen[["post_id", "sentence_id", "symptom", "label"]].assign(probability=probs)
+        report |= build_report(frame, threshold)
+        frames["predictions.csv"] = frame
+        _check_validation_f1(cfg, ckpt, report)
+
+    # -- every sentence of the split's posts x every criterion
+    if cfg.pairs in ("all_sentences", "both"):
+        posts = split_posts_of(corpus.posts, cfg.split, manifest)
+        log.info("eval: %s split, all sentences of %d posts", cfg.split, len(posts))
+        section, sentences = all_sentence_section(
+            predictor_from(ckpt, model, tokenizer, data_cfg),
+            posts,
+            corpus.pairs[corpus.pairs["post_id"].isin(set(posts["post_id"]))],
+            int(cfg.batch_size),
+            int(cfg.seed),
+        )
+        report["all_sentences"] = section
+        frames["all_sentence_predictions.csv"] = sentences
+
+    # -- write, print, log
+    out = report_folder(cfg)
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    for name, frame in frames.items():
+        frame.to_csv(out / name, index=False)
+    if "pair_level" in report:
+        plots.write_plots(frames["predictions.csv"], report, out / "plots")
+    table = _eval_table(report)
+    (out / "table.txt").write_text(table + "\n", encoding="utf-8")
+    print(table)
+    files = [*frames, "table.txt", *(["plots/"] if "pair_level" in report else [])]
+    print(f"\nreport folder: {out}  (report.json, {', '.join(files)})")
+    eval_run_id = None
+    if cfg.log:
+        eval_run_id = _log_eval_run(cfg, report, out, run_id)
+        print(f"mlflow run:    {eval_run_id}  (evaluation of training run {run_id})")
+    return report, {"output_dir": out, "run_id": eval_run_id, **frames_by_key(frames)}
+
+
+def frames_by_key(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The scored frames under the keys callers use: ``frame`` (annotated), ``sentences``."""
+    keys = {"predictions.csv": "frame", "all_sentence_predictions.csv": "sentences"}
+    return {keys[name]: frame for name, frame in frames.items()}
+
+
+def _check_validation_f1(cfg: DictConfig, ckpt: Checkpoint, report: dict[str, Any]) -> None:
+    """Warn when re-scoring validation does not give the F1 the training run recorded."""
     recorded = (ckpt.run_files.get("metrics") or {}).get("eval_f1")
     now = report["pair_level"]["at_0.5"]["f1"]
     if cfg.split == "validation" and recorded is not None and abs(now - recorded) > 1e-4:
         log.warning("eval: validation F1 %.4f differs from the run's eval_f1 %.4f", now, recorded)
 
-    # -- write, print, log
-    out = report_folder(cfg)
-    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    frame.to_csv(out / "predictions.csv", index=False)
-    plots.write_plots(frame, report, out / "plots")
+
+def _eval_table(report: dict[str, Any]) -> str:
+    """What run_eval.py prints and writes to table.txt: a header, then each section's tables."""
     header = (
-        f"{source} on the {cfg.split} split: {report['posts']} posts, {report['pairs']} pairs "
-        f"({report['positives']} positive); decision threshold {threshold:.4f} "
-        "(chosen on validation at training time)\n"
+        f"{report['checkpoint']} on the {report['split']} split; decision threshold "
+        f"{report['decision_threshold']:.4f} (chosen on validation at training time)\n"
         + "data {name}: posts {posts_path}, annotations {annotations_path}, "
         "criteria {criteria_path}".format(**report["data"])
     )
-    table = header + "\n\n" + format_eval_report(report)
-    (out / "table.txt").write_text(table + "\n", encoding="utf-8")
-    print(table)
-    print(f"\nreport folder: {out}  (report.json, predictions.csv, table.txt, plots/)")
-    eval_run_id = None
-    if cfg.log:
-        eval_run_id = _log_eval_run(cfg, report, out, run_id)
-        print(f"mlflow run:    {eval_run_id}  (evaluation of training run {run_id})")
-    return report, {"output_dir": out, "run_id": eval_run_id, "frame": frame}
+    parts = [header]
+    if "pair_level" in report:
+        parts.append(
+            f"annotated pairs: {report['posts']} posts, {report['pairs']} pairs "
+            f"({report['positives']} positive)\n\n" + format_eval_report(report)
+        )
+    if "all_sentences" in report:
+        parts.append(format_all_sentence_report(report["all_sentences"]))
+    return "\n\n".join(parts)
 
 
 def _log_eval_run(cfg: DictConfig, report: dict[str, Any], out: Path, run_id: str | None) -> str:
@@ -285,7 +348,7 @@ def _log_eval_run(cfg: DictConfig, report: dict[str, Any], out: Path, run_id: st
                 **{f"data.{k}": v for k, v in report["data"].items()},
             }
         )
-        section = {k: report[k] for k in ("pair_level", "per_symptom", "post_level")}
+        section = {k: report[k] for k in METRIC_SECTIONS if k in report}
         mlflow.log_metrics(flat_metrics(section, cfg.split))
         mlflow.log_artifacts(str(out))
         return str(run.info.run_id)

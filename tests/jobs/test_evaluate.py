@@ -20,6 +20,7 @@ from sklearn.metrics import f1_score
 from evidence_ft.config import load_config
 from evidence_ft.data import SYMPTOMS
 from evidence_ft.errors import UserError
+from evidence_ft.jobs.all_sentences import FRAME_COLUMNS
 from evidence_ft.jobs.evaluate import build_report, evaluate
 from evidence_ft.metrics import choose_threshold, expected_calibration_error
 from evidence_ft.plots import symptom_f1_figure
@@ -89,7 +90,7 @@ def test_report_matches_hand_computed_values():
     assert per["FATIGUE"]["roc_auc"] is None
 
     # posts: truth p1 {DM}, p2 {DM, AN}; @0.5 predicted p1 {DM}, p2 {AN}, p3 {AN}
-    post = report["post_level"]
+    post = report["annotated_post_level"]
     assert post["at_0.5"]["per_symptom"]["DEPRESSED_MOOD"] == {
         "support": 2,
         "predicted": 1,
@@ -229,8 +230,9 @@ def test_runs_uri_from_the_command_line_logs_an_evaluation_run(trained):
         timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "pair level" in proc.stdout and "post level" in proc.stdout
+    assert "pair level" in proc.stdout and "posts (annotated pairs only)" in proc.stdout
     assert "SPECIAL_CASE" in proc.stdout and "micro_f1" in proc.stdout
+    assert "all sentences: " in proc.stdout and "ten labels" in proc.stdout  # pairs=both
     report = json.loads((trained["tmp"] / "eval_runs_uri" / "report.json").read_text())
     assert report["split"] == "test"
     assert report["pair_level"]["at_0.5"]["f1"] == trained["metrics"]["test_f1"]
@@ -246,9 +248,59 @@ def test_runs_uri_from_the_command_line_logs_an_evaluation_run(trained):
     assert run.data.tags["mlflow.parentRunId"] == run_id  # nested under it in the MLflow UI
     assert run.data.metrics["test/pair_level/at_0.5/f1"] == trained["metrics"]["test_f1"]
     assert "test/per_symptom/SPECIAL_CASE/support" in run.data.metrics
-    assert "test/post_level/at_threshold/macro_f1" in run.data.metrics
+    assert "test/annotated_post_level/at_threshold/macro_f1" in run.data.metrics
+    assert "test/all_sentences/model/retrieval/ndcg_at_10" in run.data.metrics
+    assert "test/all_sentences/baselines/lexical/sentence/f1" in run.data.metrics
+    assert "test/all_sentences/post_protocol/model/micro_f1" in run.data.metrics
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"report.json", "predictions.csv", "table.txt", "plots"} <= artifacts
+    assert "all_sentence_predictions.csv" in artifacts
+
+
+def test_all_sentences_pairs_every_sentence_of_every_split_post(trained, tmp_path, capsys):
+    """pairs=all_sentences: the split's posts (those without rows too) x every criterion,
+    labelled from the annotations, scored as prediction scores, beside the baselines."""
+    run_dir = trained["run_dir"]
+    report, objects = run_eval(
+        trained, f"checkpoint={run_dir}/model", "pairs=all_sentences", "log=false",
+        f"output_dir={tmp_path}",
+    )  # fmt: skip
+    assert "pair_level" not in report and not (tmp_path / "predictions.csv").exists()
+    section = report["all_sentences"]
+    manifest = json.loads((run_dir / "split_manifest.json").read_text())
+    test_posts = set(manifest["splits"]["test"])
+    posts = pd.read_csv(ROOT / "data" / "sample" / "redsm5_posts.csv")
+    annotations = pd.read_csv(ROOT / "data" / "sample" / "redsm5_annotations.csv")
+    without_rows = test_posts - set(annotations["post_id"])
+    assert without_rows and section["posts"] == len(test_posts)  # posts without rows included
+
+    frame = pd.read_csv(tmp_path / "all_sentence_predictions.csv")
+    assert list(frame.columns) == FRAME_COLUMNS and len(frame) == len(objects["sentences"])
+    assert set(frame["post_id"]) <= test_posts and set(frame["post_id"]) >= without_rows
+    assert frame.groupby(["post_id", "sentence_index"]).size().eq(10).all()  # 9 + SPECIAL_CASE
+    assert not frame.loc[frame["post_id"].isin(without_rows), "label"].any()
+    # the labels are the test split's distinct positive (sentence, symptom) rows
+    positive = annotations[(annotations["status"] == 1) & annotations["post_id"].isin(test_posts)]
+    distinct = positive.drop_duplicates(["post_id", "sentence_id", "DSM5_symptom"])
+    assert section["positives"] == frame["label"].sum() == len(distinct)
+    assert section["matching"]["share_matched"] == 1.0
+    assert len(frame) == section["pairs"] and section["pairs"] > 10 * len(distinct)
+    # the model's column is what inference.predict gives for the same posts
+    from evidence_ft.inference import predict
+
+    chosen = posts[posts["post_id"].isin(test_posts)]
+    direct = predict(str(run_dir / "model"), chosen, special_case=True).sort_values(
+        ["post_id", "sentence_index", "criterion_id"]
+    )
+    mine = frame.sort_values(["post_id", "sentence_index", "criterion_id"])
+    assert np.allclose(direct["probability"].to_numpy(), mine["probability"].to_numpy())
+    assert set(section["baselines"]) == {"constant", "random", "lexical"}
+    constant = section["baselines"]["constant"]["sentence"]
+    assert constant["recall"] == 1.0
+    assert constant["precision"] == pytest.approx(section["positives"] / section["pairs"], abs=1e-4)
+    printed = capsys.readouterr().out
+    assert "all sentences: " in printed and "ten labels" in printed and "lexical" in printed
+    assert (tmp_path / "table.txt").read_text().strip() in printed
 
 
 def test_registered_model_version_and_alias(trained, tmp_path):

@@ -7,12 +7,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 
 from evidence_ft import synthetic
 from evidence_ft.data import SYMPTOMS
+from evidence_ft.sentences import split_sentences
 from evidence_ft.synthetic import (
     CSV_COLUMNS,
     REDSM5_POSITIVES,
@@ -22,11 +24,12 @@ from evidence_ft.synthetic import (
     write_corpus,
 )
 from evidence_ft.synthetic.banks import load
+from evidence_ft.synthetic.shape import CorpusShape
+from evidence_ft.synthetic.stats import describe
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
 KEY = ["post_id", "sentence_id", "DSM5_symptom", "status"]
-SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[.!?][\"\u201d])\s+")
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +40,13 @@ def sample() -> tuple[pd.DataFrame, pd.DataFrame]:
 @pytest.fixture(scope="module")
 def full() -> tuple[pd.DataFrame, pd.DataFrame]:
     return generate_full_size(seed=0)
+
+
+@pytest.fixture(scope="module")
+def figures(
+    sample: tuple[pd.DataFrame, pd.DataFrame], full: tuple[pd.DataFrame, pd.DataFrame]
+) -> dict[str, dict[str, Any]]:
+    return {"sample": describe(*sample), "full": describe(*full)}
 
 
 def test_same_seed_same_corpus_other_seed_other_corpus() -> None:
@@ -68,38 +78,48 @@ def test_columns_ids_and_types(sample: tuple[pd.DataFrame, pd.DataFrame]) -> Non
 
 
 @pytest.mark.parametrize("which", ["sample", "full"])
-def test_annotated_sentence_is_sentence_k_of_its_post(
+def test_annotated_sentence_is_segment_k_of_its_post(
     which: str, request: pytest.FixtureRequest
 ) -> None:
+    """The project's splitter cuts every post as built: the sentence of <post_id>_<k> is
+    segment k of its post (so all-sentence evaluation maps every row to a segment by text)."""
     posts, ann = request.getfixturevalue(which)
-    text = posts.set_index("post_id")["text"]
+    segments = {p: split_sentences(t) for p, t in zip(posts["post_id"], posts["text"])}
     for row in ann.itertuples():
-        assert row.sentence_text in text[row.post_id], row.sentence_id
-    # k in <post_id>_<k> is the sentence's index in its post (sentences end with . ! or ?,
-    # perhaps inside a closing quote, and are joined by a space or newlines)
-    for row in ann.itertuples():
-        parts = SENTENCE_END.split(text[row.post_id])
-        assert parts[int(row.sentence_id.rsplit("_", 1)[1])] == row.sentence_text
+        k = int(row.sentence_id.rsplit("_", 1)[1])
+        assert segments[row.post_id][k].text == row.sentence_text, row.sentence_id
+    assert request.getfixturevalue("figures")[which]["exact_segment_share"] == 1.0
+    texts = ann.groupby(["post_id", "sentence_text"])["sentence_id"].nunique()
+    assert (texts == 1).all(), "two annotated sentences of one post share a text"
 
 
-def test_sample_has_every_symptom_with_both_statuses(
-    sample: tuple[pd.DataFrame, pd.DataFrame],
-) -> None:
-    posts, ann = sample
-    table = pd.crosstab(ann["DSM5_symptom"], ann["status"])
-    assert sorted(table.index) == sorted(SYMPTOMS)
-    assert (table[0] > 0).all() and (table[1] > 0).all()
-    assert 300 <= len(ann) <= 400
-    assert 0.6 <= ann["status"].mean() <= 0.7
-    assert (~posts["post_id"].isin(ann["post_id"])).sum() > 0
-
-
-def test_sample_never_annotates_one_sentence_both_ways(
-    sample: tuple[pd.DataFrame, pd.DataFrame],
-) -> None:
-    _, ann = sample
+@pytest.mark.parametrize("which", ["sample", "full"])
+def test_never_one_sentence_annotated_both_ways(which: str, request: pytest.FixtureRequest) -> None:
+    _, ann = request.getfixturevalue(which)
     statuses = ann.groupby(["post_id", "sentence_id", "DSM5_symptom"])["status"].nunique()
     assert (statuses == 1).all()
+
+
+@pytest.mark.parametrize("which", ["sample", "full"])
+def test_posts_are_all_positive_or_all_negative_but_a_few(
+    which: str, request: pytest.FixtureRequest
+) -> None:
+    """Status-0 rows sit in the posts without symptom (about a quarter of the posts), each of
+    which has one unless it has no row at all; a few mixed posts hold one absence each, for a
+    symptom the post does not have."""
+    posts, ann = request.getfixturevalue(which)
+    got = request.getfixturevalue("figures")[which]
+    annotated = got["posts"] - got["posts_without_rows"]
+    assert got["all_positive_posts"] + got["all_negative_posts"] + got["mixed_posts"] == annotated
+    assert got["all_negative_posts"] == got["posts_without_symptom"] - got["posts_without_rows"]
+    assert abs(got["posts_without_symptom"] - 0.25 * len(posts)) <= 0.02 * len(posts) + 1
+    assert 1 <= got["mixed_posts"] <= 0.05 * got["posts"]
+    assert got["status0_in_no_symptom_posts"] >= 0.85 * got["status0_rows"]
+    assert got["status0_in_mixed_posts"] == got["mixed_posts"]
+    assert got["status0_in_no_symptom_posts"] + got["status0_in_mixed_posts"] == got["status0_rows"]
+    present = ann[ann["status"] == 1].groupby("post_id")["DSM5_symptom"].agg(set)
+    for row in ann[(ann["status"] == 0) & ann["post_id"].isin(present.index)].itertuples():
+        assert row.DSM5_symptom not in present[row.post_id], row.sentence_id
 
 
 @pytest.mark.parametrize("which", ["sample", "full"])
@@ -114,6 +134,7 @@ def test_real_file_quirks_are_present(which: str, request: pytest.FixtureRequest
     repeated = ann[ann.duplicated(KEY, keep=False)]
     assert len(repeated) >= 2, "no repeated (post, sentence, symptom, status) row"
     assert (repeated.groupby(KEY)["explanation"].nunique() == 2).all()
+    assert ann["explanation"].str.contains("\n").any(), "no newline inside an explanation"
 
 
 def test_csv_round_trip_keeps_commas_newlines_and_quotes(
@@ -129,20 +150,85 @@ def test_csv_round_trip_keeps_commas_newlines_and_quotes(
     pd.testing.assert_frame_equal(back_ann, ann, check_dtype=False)
 
 
-def test_full_size_has_the_published_shape(full: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+def test_sample_is_the_structure_scaled_down_and_denser(
+    sample: tuple[pd.DataFrame, pd.DataFrame], figures: dict[str, dict[str, Any]]
+) -> None:
+    """About 350 rows (the README job's time), 1-3 posts without rows, every symptom with
+    both statuses and enough rows to learn from, posts shorter than the full size's."""
+    _, ann = sample
+    got = figures["sample"]
+    assert got["posts"] == 120 and 1 <= got["posts_without_rows"] <= 3
+    table = pd.crosstab(ann["DSM5_symptom"], ann["status"])
+    assert sorted(table.index) == sorted(SYMPTOMS)
+    assert (table[0] > 0).all() and (table[1] > 0).all()
+    assert 300 <= len(ann) <= 400
+    assert 0.65 <= ann["status"].mean() <= 0.75
+    for symptom, (positive, absent) in got["rows_per_symptom"].items():
+        assert positive >= 4 and absent >= 3, symptom
+    assert 8 <= got["sentences_per_post_mean"] <= 14
+    assert got["words_min"] == 2 and got["words_max"] <= 600
+
+
+def test_full_size_has_the_real_structure(
+    full: tuple[pd.DataFrame, pd.DataFrame], figures: dict[str, dict[str, Any]]
+) -> None:
+    """DESIGN's facts: 1,484 posts, 392 without symptom (~20 without rows), ~1,550 positive
+    rows in the published shares (one per post and symptom, repeats aside), ~400 status-0
+    rows (constant pair F1 near 0.88), ~20 sentences per post, 2 to 6,990 words."""
     posts, ann = full
-    assert len(posts) == 1484
-    assert (~posts["post_id"].isin(ann["post_id"])).sum() == 392
-    assert abs(len(ann) - 1547) <= 0.03 * 1547
-    positives = ann[ann["status"] == 1]["DSM5_symptom"].value_counts()
+    got = figures["full"]
+    assert got["posts"] == 1484 and got["posts_without_symptom"] == 392
+    assert 10 <= got["posts_without_rows"] <= 30
+    assert 350 <= got["status0_rows"] <= 450
+    with_symptom = ann[ann["status"] == 1].groupby("DSM5_symptom")["post_id"].nunique()
+    assert 1500 <= with_symptom.sum() == got["positive_rows"] - got["repeated_rows"] <= 1600
+    scale = with_symptom.sum() / sum(REDSM5_POSITIVES.values())
     for symptom, published in REDSM5_POSITIVES.items():
-        assert abs(positives[symptom] - published) <= max(2, 0.05 * published), symptom
-    words = posts["text"].map(lambda t: len(t.split()))
-    assert words.min() == 2
-    assert 6500 <= words.max() <= REDSM5_SHAPE.max_words
-    assert 100 <= words.median() <= 400, "most posts should be a few hundred words"
+        assert abs(with_symptom[symptom] - scale * published) <= 1, symptom
+    assert 0.18 <= got["status0_rows"] / got["rows"] <= 0.24
+    assert 0.86 <= got["constant_pair_f1"] <= 0.90
+    assert 18 <= got["sentences_per_post_mean"] <= 22 and 27_000 <= got["sentences"] <= 33_000
+    assert got["words_min"] == 2 and 6500 <= got["words_max"] <= REDSM5_SHAPE.max_words
+    assert 100 <= got["words_median"] <= 400, "most posts should be a few hundred words"
     sentence_words = ann["sentence_text"].map(lambda t: len(t.split()))
     assert 10 <= sentence_words.median() <= 25
+
+
+def test_describe_counts_a_hand_made_corpus() -> None:
+    posts = pd.DataFrame(
+        {
+            "post_id": ["a", "b", "c", "d"],
+            "text": ["I am sad. I sleep well.", "I sleep fine.", "Hi.", "I am tired. Ok then."],
+        }
+    )
+    rows = [
+        ("a", "a_0", "I am sad.", "DEPRESSED_MOOD", 1),
+        ("a", "a_1", "I sleep well.", "SLEEP_ISSUES", 0),
+        ("b", "b_0", "I sleep fine.", "SLEEP_ISSUES", 0),
+        ("d", "d_0", "I am tired.", "FATIGUE", 1),
+        ("d", "d_0", "I am tired.", "FATIGUE", 1),  # a repeat, dropped for the pair F1
+        ("d", "d_1", "Ok then", "FATIGUE", 1),  # not exactly a segment (no full stop)
+    ]
+    ann = pd.DataFrame(rows, columns=CSV_COLUMNS[:5])
+    got = describe(posts, ann)
+    assert (got["posts_without_symptom"], got["posts_without_rows"]) == (2, 1)
+    assert (got["all_positive_posts"], got["all_negative_posts"], got["mixed_posts"]) == (1, 1, 1)
+    assert (got["status0_in_no_symptom_posts"], got["status0_in_mixed_posts"]) == (1, 1)
+    assert got["rows_per_symptom"]["FATIGUE"] == [3, 0] and got["repeated_rows"] == 1
+    assert got["constant_pair_f1"] == pytest.approx(2 * 0.6 / 1.6, abs=1e-4)  # 3 of 5 positive
+    assert (got["sentences"], got["sentences_per_post_median"]) == (6, 1.5)
+    assert got["exact_segment_share"] == pytest.approx(5 / 6, abs=1e-4)
+
+
+def test_impossible_shapes_are_refused() -> None:
+    good = synthetic.sample_shape(40)
+    good.check()
+    too_many_mixed = CorpusShape(**{**vars(good), "n_mixed_posts": good.n_posts})
+    with pytest.raises(ValueError, match="more mixed than symptomatic posts"):
+        too_many_mixed.check()
+    few_absences = CorpusShape(**{**vars(good), "negatives": dict.fromkeys(SYMPTOMS, 0)})
+    with pytest.raises(ValueError, match="too few 0 rows"):
+        synthetic.generate_from_shape(few_absences, seed=0)
 
 
 def test_full_size_is_fast() -> None:

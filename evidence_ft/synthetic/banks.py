@@ -27,6 +27,7 @@ class Banks:
     criteria: dict[str, tuple[str, str, str]]  # (desc, name, topic) per symptom
     explain_positive: tuple[str, ...]
     explain_absence: dict[str, tuple[str, ...]]  # templates per absence reason
+    second_pass: tuple[str, ...]  # second line of a repeated row's explanation
 
 
 def _read(name: str) -> Any:
@@ -59,4 +60,5 @@ def load() -> Banks:
         },
         explain_positive=tuple(explanations["positive"]),
         explain_absence=_tuples(explanations["absence"]),
+        second_pass=tuple(explanations["second_pass"]),
     )

@@ -12,6 +12,7 @@ Group = list[tuple[str, int]]  # the (symptom, status) rows that share one sente
 Row = tuple[str, str, str, str, int, str]  # one line of redsm5_annotations.csv
 
 _SLOT = re.compile(r"\{(\w+)\}")
+_RETRIES = 50  # draws of an annotated sentence before a repeat within a post is accepted
 
 
 def _fill(template: str, rng: random.Random) -> str:
@@ -104,11 +105,19 @@ def build_post(
 ) -> tuple[str, list[Row]]:
     """One post: its annotated sentences at random places among filler, and their rows.
 
-    The showcase post always has a quoted filler sentence (curly quotes) and a newline.
+    The showcase post always has a quoted filler sentence (curly quotes) and a newline. A
+    repeated row's second explanation is worded differently and runs over two lines.
     """
     filler_bank = load().filler
     style = _curly if curly else str
-    annotated = [(g, *_annotated_sentence(g, rng)) for g in groups]
+    annotated: list[tuple[Group, str, str]] = []
+    for group in groups:  # no two annotated sentences of a post alike (rows map by text)
+        text, reason = _annotated_sentence(group, rng)
+        for _ in range(_RETRIES):
+            if text not in {t for _, t, _ in annotated}:
+                break
+            text, reason = _annotated_sentence(group, rng)
+        annotated.append((group, text, reason))
     sentences = [style(text) for _, text, _ in annotated]
     n_words = sum(len(s.split()) for s in sentences)
     quoted = [f for f in filler_bank if '"' in f and "'" in f]
@@ -125,9 +134,14 @@ def build_post(
         order.insert(k, sentence)
     rows: list[Row] = []
     for k, (group, _, reason) in zip(positions, annotated):
-        previous = ""
-        for symptom, status in group:
-            explanation = style(_explain(symptom, status, reason, rng, avoid=previous))
-            rows.append((post_id, f"{post_id}_{k}", order[k], symptom, status, explanation))
-            previous = explanation if group[0] == group[-1] else ""
+        first = _explain(group[0][0], group[0][1], reason, rng)
+        explanations = [first]
+        if len(group) == 2 and group[0] == group[1]:  # a repeat: other words, on two lines
+            second = _explain(group[0][0], group[0][1], reason, rng, avoid=first)
+            explanations.append(f"{second}\n{rng.choice(load().second_pass)}")
+        elif len(group) == 2:
+            explanations.append(_explain(group[1][0], group[1][1], reason, rng))
+        for (symptom, status), explanation in zip(group, explanations):
+            row = (post_id, f"{post_id}_{k}", order[k], symptom, status, style(explanation))
+            rows.append(row)
     return _post_text(order, rng, force_newline=showcase), rows

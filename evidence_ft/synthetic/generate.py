@@ -17,43 +17,64 @@ from evidence_ft.synthetic.shape import REDSM5_SHAPE, CorpusShape, sample_shape
 CSV_COLUMNS = [*ANNOTATION_COLUMNS, "explanation"]
 
 
-def _plan_groups(shape: CorpusShape, rng: random.Random) -> list[Group]:
-    """All (symptom, status) rows of the corpus, grouped by the sentence that will carry them."""
-    units = [(s, 1) for s, n in shape.positives.items() for _ in range(n)]
-    units += [(s, 0) for s, n in shape.negatives.items() for _ in range(n)]
-    rng.shuffle(units)
-    groups: list[Group] = []
-    for _ in range(shape.repeated_rows):  # same key twice: the second row is the repeat
-        unit = next((u for u in units if units.count(u) >= 2), None)
-        if unit is None:
-            break
-        units.remove(unit)
-        units.remove(unit)
-        groups.append([unit, unit])
-    for _ in range(shape.multi_symptom_sentences):  # one sentence, two DSM-5 symptoms
-        pos = [u for u in units if u[1] == 1 and u[0] != "SPECIAL_CASE"]
-        pair = next(((a, b) for a in pos for b in pos if a[0] != b[0]), None)
-        if pair is None:
-            break
-        units.remove(pair[0])
-        units.remove(pair[1])
-        groups.append(list(pair))
-    groups += [[u] for u in units]
-    rng.shuffle(groups)
+def _symptoms_per_post(shape: CorpusShape, rng: random.Random) -> list[list[str]]:
+    """The symptoms of each symptomatic post, one evidence sentence each (seeded order).
+
+    Every symptomatic post gets one symptom, then each remaining positive row goes to a random
+    post that lacks its symptom.
+    """
+    n_posts = shape.n_symptomatic_posts
+    labels = [s for s, n in shape.positives.items() for _ in range(n)]
+    rng.shuffle(labels)
+    symptoms = [[s] for s in labels[:n_posts]]
+    for s in labels[n_posts:]:
+        rng.choice([post for post in symptoms if s not in post]).append(s)
+    return symptoms
+
+
+def _positive_groups(shape: CorpusShape, rng: random.Random) -> list[list[Group]]:
+    """Sentence groups of each symptomatic post: a few two-symptom or repeated, the rest single."""
+    symptoms = _symptoms_per_post(shape, rng)
+    groups: list[list[Group]] = [[] for _ in symptoms]
+    dsm = [i for i, post in enumerate(symptoms) if len(set(post) - {"SPECIAL_CASE"}) >= 2]
+    for i in rng.sample(dsm, min(shape.multi_symptom_sentences, len(dsm))):
+        first, second = rng.sample([s for s in symptoms[i] if s != "SPECIAL_CASE"], 2)
+        groups[i].append([(first, 1), (second, 1)])  # one sentence, two DSM-5 symptoms
+        symptoms[i].remove(first)
+        symptoms[i].remove(second)
+    singles = [(i, s) for i, post in enumerate(symptoms) for s in post]
+    for i, s in rng.sample(singles, min(shape.repeated_rows, len(singles))):
+        groups[i].append([(s, 1), (s, 1)])  # the second row is the repeat
+        symptoms[i].remove(s)
+    for post, rest in zip(groups, symptoms):
+        post += [[(s, 1)] for s in rest]
     return groups
 
 
-def _deal_to_posts(
-    groups: list[Group], shape: CorpusShape, rng: random.Random
-) -> list[list[Group]]:
-    """Groups per post: each annotated post gets one, the rest land on random annotated posts."""
-    n_annotated = min(shape.n_posts - shape.n_empty_posts, len(groups))
-    if n_annotated < 1:
-        raise ValueError("the shape leaves no annotated post")
-    per_post = [[g] for g in groups[:n_annotated]]
-    for group in groups[n_annotated:]:
-        rng.choice(per_post).append(group)
-    per_post += [[] for _ in range(shape.n_posts - n_annotated)]
+def _plan_posts(shape: CorpusShape, rng: random.Random) -> list[list[Group]]:
+    """Groups (rows sharing a sentence) per post, posts in random order, ``shape``'s counts.
+
+    Status-0 rows: one in each mixed post (for a symptom the post lacks), the rest on the
+    annotated posts without symptom, one each first, then at random among them.
+    """
+    shape.check()
+    symptomatic = _positive_groups(shape, rng)
+    absences = [s for s, n in shape.negatives.items() for _ in range(n)]
+    rng.shuffle(absences)
+    for post in rng.sample(symptomatic, shape.n_mixed_posts):
+        present = {s for group in post for s, _ in group}
+        symptom = next((s for s in absences if s not in present), None)
+        if symptom is None:
+            raise ValueError("impossible corpus shape: no absence left for a mixed post")
+        absences.remove(symptom)
+        post.append([(symptom, 0)])
+    n_absence_posts = shape.n_no_symptom_posts - shape.n_unannotated_posts
+    no_symptom: list[list[Group]] = [[] for _ in range(n_absence_posts)]
+    for k, symptom in enumerate(absences):
+        (no_symptom[k] if k < n_absence_posts else rng.choice(no_symptom)).append([(symptom, 0)])
+    per_post = symptomatic + no_symptom + [[] for _ in range(shape.n_unannotated_posts)]
+    for post in per_post:
+        rng.shuffle(post)
     rng.shuffle(per_post)
     return per_post
 
@@ -67,7 +88,7 @@ def generate_from_shape(
     (em-dash inside) is curly, with quotes and a newline; repeated rows come from the plan.
     """
     rng = random.Random(seed)
-    per_post = _deal_to_posts(_plan_groups(shape, rng), shape, rng)
+    per_post = _plan_posts(shape, rng)
     multi = [i for i, p in enumerate(per_post) if any(g[0][0] != g[-1][0] for g in p)]
     showcase = multi[0] if multi else next(i for i, p in enumerate(per_post) if p)
     short_texts = [t for t in load().short_posts if len(t.split()) == shape.min_words]
@@ -102,30 +123,18 @@ def generate_from_shape(
 
 
 def generate_corpus(
-    n_posts: int,
-    seed: int,
-    *,
-    negative_rate: float = 0.35,
-    empty_post_rate: float = 0.1,
-    rows_per_post: float = 3.2,
-    curly_rate: float = 0.6,
+    n_posts: int, seed: int, *, curly_rate: float = 0.6
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A small learnable corpus (see ``sample_shape``); deterministic for a given seed."""
-    shape = sample_shape(
-        n_posts,
-        negative_rate=negative_rate,
-        empty_post_rate=empty_post_rate,
-        rows_per_post=rows_per_post,
-    )
-    return generate_from_shape(shape, seed, curly_rate=curly_rate)
+    return generate_from_shape(sample_shape(n_posts), seed, curly_rate=curly_rate)
 
 
 def generate_full_size(seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """A benchmark corpus with the published shape of the full ReDSM5 (``REDSM5_SHAPE``).
+    """A benchmark corpus with the structure of the full ReDSM5 (``REDSM5_SHAPE``).
 
-    Exact counts from the paper: 1,484 posts, 392 of them without annotations, 1,547 rows with
-    the published positives per symptom (the 163 status-0 rows spread in proportion); post
-    lengths log-normal around 180 words with one post of ~6,990 and one of 2 words.
+    1,484 posts, 392 without symptom (20 of them without rows), 1,550 positive rows (one per
+    post and symptom) plus 12 repeats, 420 status-0 rows, about 20 sentences per post, one
+    post of 2 words and one of ~6,990.
     """
     return generate_from_shape(REDSM5_SHAPE, seed)
 

@@ -142,7 +142,7 @@ def format_eval_report(report: dict[str, Any]) -> str:
             + [_fmt(r["roc_auc"])]
         )
     post = report["annotated_post_level"]
-    posts = [["posts (annotated pairs only)", "posts", "f1@0.5", f"f1{at_t}"]]
+    posts = [["annotated posts", "posts", "f1@0.5", f"f1{at_t}"]]
     for name in SYMPTOMS:
         a, b = post["at_0.5"]["per_symptom"][name], post["at_threshold"]["per_symptom"][name]
         posts.append([name, str(a["support"]), _fmt(a["f1"]), _fmt(b["f1"])])

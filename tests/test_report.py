@@ -139,7 +139,7 @@ def test_the_eval_report():
         "FATIGUE                2    0       -          -       -       -  1.0000        -        -"
         in symptoms
     )
-    assert posts.splitlines()[0] == "post level         posts  f1@0.5  f1@0.6500"
+    assert posts.splitlines()[0] == "annotated posts    posts  f1@0.5  f1@0.6500"
     assert posts.splitlines()[-1] == "macro_f1                  1.0000     1.0000"
 
 

@@ -230,7 +230,7 @@ def test_runs_uri_from_the_command_line_logs_an_evaluation_run(trained):
         timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "pair level" in proc.stdout and "posts (annotated pairs only)" in proc.stdout
+    assert "pair level" in proc.stdout and "annotated posts" in proc.stdout
     assert "SPECIAL_CASE" in proc.stdout and "micro_f1" in proc.stdout
     assert "all sentences: " in proc.stdout and "ten labels" in proc.stdout  # pairs=both
     report = json.loads((trained["tmp"] / "eval_runs_uri" / "report.json").read_text())

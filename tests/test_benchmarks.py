@@ -146,3 +146,36 @@ def test_selection_benchmark_rows_per_metric_and_the_constant_predictor() -> Non
     assert rows["pr_auc"] == rows["f1"] and rows["constant"]["mcc"] == 0.0
     assert rows["f1"]["predicted_positive"] > rows["mcc"]["predicted_positive"]
     assert table([rows, rows]).loc["mcc", "mcc"].endswith(" ± 0.0")
+
+
+@pytest.mark.integration
+def test_negatives_benchmark_trains_both_settings_and_prints_their_table(tmp_path: Path) -> None:
+    """Smoke mode on the sample: one seed, both data.negatives settings, baselines beside."""
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    done = subprocess.run(
+        [sys.executable, "benchmarks/negatives.py", "--quick", "--data", "sample", "--seeds", "0"]
+        + ["--json", str(tmp_path / "negatives.json")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    start = lines.index("corpus: sample; test split of each seed; decision threshold of each model")
+    rows = [line.split("  ")[0] for line in lines[start + 2 :]]
+    assert rows == [
+        "none seed 0",
+        "unannotated seed 0",
+        "none, mean ± sd",
+        "unannotated, mean ± sd",
+        "constant baseline",
+        "lexical baseline",
+    ]
+    info = json.loads((tmp_path / "negatives.json").read_text())
+    none, unannotated = info["rows"]
+    assert (none["setting"], unannotated["setting"]) == ("none", "unannotated")
+    # both settings of a seed are scored on the same test posts: the same baselines
+    assert none["lexical nDCG@10"] == unannotated["lexical nDCG@10"] is not None
+    assert 0 <= unannotated["nDCG@10"] <= 1 and 0 <= none["F1 annotated"] <= 1

@@ -46,7 +46,7 @@ PREDICTION_DTYPES = {
     "decision": "bool",
 }
 PREDICTION_COLUMNS = list(PREDICTION_DTYPES)
-CRITERION_TO_SYMPTOM = {c or "SPECIAL_CASE": s for s, c in data.SYMPTOM_TO_CRITERION.items()}
+CRITERION_TO_SYMPTOM = data.CRITERION_TO_SYMPTOM
 # Pairs tokenized, sorted and scored together: bounds memory for any number of posts.
 CHUNK_PAIRS = 8192
 

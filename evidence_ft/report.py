@@ -72,7 +72,8 @@ def print_train_summary(metrics: dict[str, Any], objects: dict[str, Any]) -> Non
     out = objects["run_dir"]
     print()
     print(metrics_table(metrics))
-    print(f"decision threshold (chosen on validation): {metrics['decision_threshold']:.4f}")
+    chosen = f"maximises validation {metrics.get('decision_threshold_metric', 'f1')}"
+    print(f"decision threshold ({chosen}): {metrics['decision_threshold']:.4f}")
     print(
         f"constant 'evidence' predictor on test: f1 {metrics['test_constant_f1']:.4f}, "
         f"macro_f1 {metrics['test_constant_macro_f1']:.4f}"

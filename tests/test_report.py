@@ -49,6 +49,7 @@ def test_the_train_summary(capsys):
         "test_accuracy": 0.8,
         "test_mcc": None,
         "decision_threshold": 0.42,
+        "decision_threshold_metric": "mcc",
         "test_constant_f1": 0.3,
         "test_constant_macro_f1": 0.2,
     }
@@ -66,7 +67,7 @@ def test_the_train_summary(capsys):
         "f1        0.5000  0.2500\n"
         "mcc            -       -\n"
         "loss      0.7000       -\n"
-        "decision threshold (chosen on validation): 0.4200\n"
+        "decision threshold (maximises validation mcc): 0.4200\n"
         "constant 'evidence' predictor on test: f1 0.3000, macro_f1 0.2000\n"
         "run folder:  outputs/train  (model/, split_manifest.json, metrics.json, config.yaml)\n"
         "mlflow run:  r1  (model: runs:/r1/model)\n"

@@ -35,6 +35,7 @@ from evidence_ft.data.schema import (
     ANNOTATION_COLUMNS,
     CRITERIA_IDS,
     CRITERIA_SPELLINGS,
+    CRITERION_TO_SYMPTOM,
     GATED_HINT,
     ID2LABEL,
     PAIR_COLUMNS,
@@ -44,7 +45,6 @@ from evidence_ft.data.schema import (
     SYMPTOMS,
 )
 from evidence_ft.data.sentence_labels import (
-    CRITERION_TO_SYMPTOM,
     SEGMENT_COLUMNS,
     SENTENCE_PAIR_COLUMNS,
     draw_negatives,

@@ -16,6 +16,8 @@ SYMPTOM_TO_CRITERION: dict[str, str | None] = {
     "SPECIAL_CASE": None,  # no DSM-5 criterion: gets data.special_case_text
 }
 SYMPTOMS = list(SYMPTOM_TO_CRITERION)
+# criterion id -> symptom; SPECIAL_CASE is its own criterion id (as make_pairs pairs it).
+CRITERION_TO_SYMPTOM = {c or s: s for s, c in SYMPTOM_TO_CRITERION.items()}
 CRITERIA_IDS = [c for c in SYMPTOM_TO_CRITERION.values() if c]  # A.1 .. A.9
 CRITERIA_SPELLINGS = ("MDD_Criteira.json", "MDD_Criteria.json")  # the dataset's, and the usual
 SPLITS = ("train", "validation", "test")

@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from evidence_ft.data.pairs import Corpus
-from evidence_ft.data.schema import PAIR_COLUMNS, SYMPTOM_TO_CRITERION
+from evidence_ft.data.schema import CRITERION_TO_SYMPTOM, PAIR_COLUMNS
 from evidence_ft.sentences import split_sentences
 
 log = logging.getLogger(__name__)
@@ -38,8 +38,6 @@ SENTENCE_PAIR_COLUMNS = [
     "annotated",
 ]
 SEGMENT_COLUMNS = SENTENCE_PAIR_COLUMNS[:6]
-# criterion id -> symptom; SPECIAL_CASE is its own criterion id (as in make_pairs).
-CRITERION_TO_SYMPTOM = {c or s: s for s, c in SYMPTOM_TO_CRITERION.items()}
 # Straight and curly quotes match each other: a file may use one form in posts, the other in
 # annotations.
 _SINGLE, _DOUBLE = "'\u2018\u2019", '"\u201c\u201d'

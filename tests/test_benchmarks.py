@@ -34,9 +34,14 @@ TRAINING_LINES = (
 
 
 def _training(*args: str, timeout: int = 120) -> subprocess.CompletedProcess[str]:
+    return _benchmark("training.py", *args, timeout=timeout)
+
+
+def _benchmark(script: str, *args: str, timeout: int) -> subprocess.CompletedProcess[str]:
+    """``python benchmarks/<script> args`` from the project root, offline, output captured."""
     env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
     return subprocess.run(
-        [sys.executable, "benchmarks/training.py", *args],
+        [sys.executable, f"benchmarks/{script}", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -151,16 +156,10 @@ def test_selection_benchmark_rows_per_metric_and_the_constant_predictor() -> Non
 @pytest.mark.integration
 def test_negatives_benchmark_trains_both_settings_and_prints_their_table(tmp_path: Path) -> None:
     """Smoke mode on the sample: one seed, both data.negatives settings, baselines beside."""
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
-    done = subprocess.run(
-        [sys.executable, "benchmarks/negatives.py", "--quick", "--data", "sample", "--seeds", "0"]
-        + ["--json", str(tmp_path / "negatives.json")],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = _benchmark(
+        "negatives.py", "--quick", "--data", "sample", "--seeds", "0",
+        "--json", str(tmp_path / "negatives.json"), timeout=300,
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     lines = done.stdout.splitlines()
     start = lines.index("corpus: sample; test split of each seed; decision threshold of each model")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from evidence_ft.report import metrics_table
+from evidence_ft.report import interval_note, metrics_table
 
 LIMITS = """\
 ## Intended use and limits
@@ -88,5 +88,6 @@ Output: `evidence` (the sentence is evidence for the criterion) or `no_evidence`
 ```
 {metrics_table(metrics)}
 ```
+{interval_note(metrics.get("intervals"))}
 
 {LIMITS}"""

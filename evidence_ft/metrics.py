@@ -24,6 +24,8 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
+from evidence_ft import bootstrap
+from evidence_ft.bootstrap import Resampler
 from evidence_ft.serving import evidence_probability
 
 
@@ -233,14 +235,45 @@ def undefined_as_none(metrics: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def pair_metrics(
+    frame: pd.DataFrame, thresholds: dict[str, float], rs: Resampler | None = None
+) -> dict[str, Any]:
+    """``ranking_metrics`` of the frame's pairs and ``scored_metrics`` at each named threshold;
+    with ``rs``, bootstrap intervals over the frame's posts beside every figure."""
+    labels, probs = frame["label"].to_numpy(), frame["probability"].to_numpy()
+    out: dict[str, Any] = ranking_metrics(labels, probs)
+    out |= {name: scored_metrics(labels, probs, t) for name, t in thresholds.items()}
+    if rs is not None:
+        _add_pair_intervals(out, frame, thresholds, rs)
+    return out
+
+
+def _add_pair_intervals(
+    figures: dict[str, Any], frame: pd.DataFrame, thresholds: dict[str, float], rs: Resampler
+) -> None:
+    """Intervals beside the figures of ``pair_metrics`` / a ``per_symptom_metrics`` row."""
+    codes = rs.codes(frame["post_id"].astype(str).to_numpy())
+    labels, probs = frame["label"].to_numpy(), frame["probability"].to_numpy()
+    samples = bootstrap.auc_samples(rs, labels, probs, codes)
+    bootstrap.add_intervals(figures, samples | bootstrap.calibration_samples(
+        rs, labels, probs, codes), rs)  # fmt: skip
+    for name, t in thresholds.items():
+        bootstrap.scored_intervals(figures[name], rs, codes, labels, probs, t)
+
+
 def per_symptom_metrics(
-    frame: pd.DataFrame, thresholds: dict[str, float], symptoms: Sequence[str]
+    frame: pd.DataFrame,
+    thresholds: dict[str, float],
+    symptoms: Sequence[str],
+    rs: Resampler | None = None,
 ) -> dict[str, dict[str, Any]]:
     """One row per symptom (columns ``symptom``, ``label``, ``probability`` of ``frame``).
 
     Every symptom in ``symptoms`` gets a row; one absent from ``frame`` has support 0 and no
     metrics (None). ``thresholds`` maps a name (e.g. "at_0.5") to a threshold; each of those
-    entries is ``scored_metrics`` through ``undefined_as_none`` (a 0/0 metric is None).
+    entries is ``scored_metrics`` through ``undefined_as_none`` (a 0/0 metric is None). With
+    ``rs``, every defined figure has its bootstrap interval (the symptom's pairs of the drawn
+    posts; a resample without the symptom's positives leaves F1 undefined and is counted).
     """
     out: dict[str, dict[str, Any]] = {}
     for symptom in symptoms:
@@ -253,19 +286,22 @@ def per_symptom_metrics(
                 if len(sub)
                 else None
             )
+        if rs is not None and len(sub):
+            _add_pair_intervals(row, sub, thresholds, rs)
         out[symptom] = row
     return out
 
 
 def post_level_metrics(
-    frame: pd.DataFrame, threshold: float, symptoms: Sequence[str]
+    frame: pd.DataFrame, threshold: float, symptoms: Sequence[str], rs: Resampler | None = None
 ) -> dict[str, Any]:
     """Roll pairs up to posts: a symptom is present in a post if any of its pairs is.
 
     Truth: any pair of (post, symptom) labelled 1; prediction: any pair with probability >=
     threshold. A (post, symptom) without pairs counts as absent in both, which only adds true
     negatives, so F1 is what a post-level multi-label classifier would be scored on. A symptom
-    with no true and no predicted post has F1 None and is left out of macro-F1.
+    with no true and no predicted post has F1 None and is left out of macro-F1. With ``rs``
+    (resampling the frame's posts), micro-, macro- and each symptom's F1 have intervals.
 
     >>> f = pd.DataFrame({"post_id": ["a", "a", "b"], "symptom": ["X", "X", "Y"],
     ...                   "label": [0, 1, 1], "probability": [0.9, 0.2, 0.8]})
@@ -294,12 +330,17 @@ def post_level_metrics(
     }
     defined = f[~np.isnan(f)]
     micro = f1_score(truth, predicted, average="micro", zero_division=0) if len(posts) else None
-    return {
+    out = {
         "posts": len(posts),
         "per_symptom": per_symptom,
         "micro_f1": _rounded(micro),
         "macro_f1": round(float(defined.mean()), 4) if len(defined) else None,
     }
+    if rs is not None:
+        bootstrap.multilabel_intervals(
+            out, rs, posts, (truth, predicted), symptoms, None, "per_symptom"
+        )
+    return out
 
 
 def _rounded(value: Any) -> float | None:

@@ -70,7 +70,8 @@ def reliability(labels: np.ndarray, probs: np.ndarray, path: Path, n_bins: int =
 
 
 def symptom_f1_bars(report: dict[str, Any], path: Path) -> Path:
-    """Pair-level F1 per symptom at 0.5 and at the decision threshold; support in the labels.
+    """Pair-level F1 per symptom at 0.5 and at the decision threshold; support in the labels;
+    the bootstrap intervals (when the report has them) as error bars.
 
     An undefined F1 (no positive pair, or no pairs) gets no bar and an "n/a" mark, never a 0.
     """
@@ -88,16 +89,23 @@ def symptom_f1_figure(report: dict[str, Any]) -> Figure:
     ax = fig.subplots()
     t = report["decision_threshold"]
     for offset, key, label in ((-0.2, "at_0.5", "0.5"), (0.2, "at_threshold", f"{t:.4f}")):
-        f1: list[float | None] = [(rows[n][key] or {}).get("f1") for n in names]
-        drawn = [i for i, v in enumerate(f1) if v is not None]
-        widths = [float(v) for v in f1 if v is not None]
-        ax.barh(y[drawn] + offset, widths, height=0.4, label=f"threshold {label}")
+        figures = [rows[n][key] or {} for n in names]
+        drawn = [i for i, f in enumerate(figures) if f.get("f1") is not None]
+        widths = np.array([float(figures[i]["f1"]) for i in drawn])
+        bars = ax.barh(y[drawn] + offset, widths, height=0.4, label=f"threshold {label}")
+        spans = [(figures[i].get("f1_ci_low"), figures[i].get("f1_ci_high")) for i in drawn]
+        if drawn and all(low is not None and high is not None for low, high in spans):
+            low, high = np.array(spans, dtype=np.float64).T  # bootstrap interval as error bars
+            error = np.clip([widths - low, high - widths], 0, None)
+            ax.errorbar(widths, y[drawn] + offset, xerr=error, fmt="none", ecolor="0.2",
+                        capsize=2, color=bars.patches[0].get_facecolor())  # fmt: skip
         for i in sorted(set(range(len(names))) - set(drawn)):
             ax.text(0.01, y[i] + offset, "n/a", va="center", fontsize=7, color="0.4")
     ax.set_yticks(y, [f"{n} (n={rows[n]['support']}, pos={rows[n]['positives']})" for n in names])
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
-    ax.set_xlabel("F1 of the evidence class (pairs); n/a: undefined, no positive pair")
+    note = "\nerror bars: bootstrap interval over posts" if report.get("intervals") else ""
+    ax.set_xlabel(f"F1 of the evidence class (pairs); n/a: undefined, no positive pair{note}")
     fig.legend(loc="outside upper center", ncols=2)
     return fig
 

@@ -48,6 +48,34 @@ def _fmt(value: Any) -> str:
     return "-" if value is None else f"{value:.4f}"
 
 
+def _ci(figures: dict[str, Any] | None, key: str) -> str:
+    """``figures[key]`` with its bootstrap interval when ``figures`` holds one (``key_ci_low``,
+    ``key_ci_high``), else as ``_fmt``.
+
+    >>> _ci({"f1": 0.9091, "f1_ci_low": 0.85, "f1_ci_high": 0.96}, "f1")
+    '0.9091 [0.850, 0.960]'
+    >>> _ci({"f1": 0.5}, "f1"), _ci(None, "f1")
+    ('0.5000', '-')
+    """
+    if not figures:
+        return "-"
+    value, low, high = (figures.get(key + end) for end in ("", "_ci_low", "_ci_high"))
+    if value is None or low is None or high is None:
+        return _fmt(value)
+    return f"{value:.4f} [{low:.3f}, {high:.3f}]"
+
+
+def interval_note(intervals: dict[str, Any] | None) -> str:
+    """The line under a table with intervals: how they were made ("" without intervals)."""
+    if not intervals:
+        return ""
+    return (
+        f"[low, high]: {intervals['level']:.0%} percentile bootstrap interval, "
+        f"{intervals['resamples']} resamples of the {intervals['posts']} posts "
+        f"(seed {intervals['seed']})"
+    )
+
+
 # ---------------------------------------------------------------------------- train
 
 
@@ -61,7 +89,7 @@ def metrics_table(metrics: dict[str, Any], prefixes: tuple[str, ...] = ("eval", 
     rows = [["metric", *prefixes]]
     for name in TRAIN_METRICS_SHOWN:
         if any(f"{p}_{name}" in metrics for p in prefixes):
-            rows.append([name, *(_fmt(metrics.get(f"{p}_{name}")) for p in prefixes)])
+            rows.append([name, *(_ci(metrics, f"{p}_{name}") for p in prefixes)])
     return aligned(rows)
 
 
@@ -75,9 +103,11 @@ def print_train_summary(metrics: dict[str, Any], objects: dict[str, Any]) -> Non
     chosen = f"maximises validation {metrics.get('decision_threshold_metric', 'f1')}"
     print(f"decision threshold ({chosen}): {metrics['decision_threshold']:.4f}")
     print(
-        f"constant 'evidence' predictor on test: f1 {metrics['test_constant_f1']:.4f}, "
-        f"macro_f1 {metrics['test_constant_macro_f1']:.4f}"
+        f"constant 'evidence' predictor on test: f1 {_ci(metrics, 'test_constant_f1')}, "
+        f"macro_f1 {_ci(metrics, 'test_constant_macro_f1')}"
     )
+    if metrics.get("intervals"):
+        print(interval_note(metrics["intervals"]) + " of the test split (ci.* in the config)")
     print(f"run folder:  {out}  (model/, split_manifest.json, metrics.json, config.yaml)")
     if objects.get("run_id"):
         print(f"mlflow run:  {objects['run_id']}  (model: runs:/{objects['run_id']}/model)")
@@ -123,8 +153,8 @@ def format_eval_report(report: dict[str, Any]) -> str:
     pair = report["pair_level"]
     rows = [["pair level", "@0.5", at_t]]
     for m in ("accuracy", "precision", "recall", "f1", "macro_f1", "mcc", "specificity"):
-        rows.append([m, _fmt(pair["at_0.5"][m]), _fmt(pair["at_threshold"][m])])
-    rows += [[m, _fmt(pair[m]), ""] for m in ("roc_auc", "pr_auc", "brier", "ece")]
+        rows.append([m, _ci(pair["at_0.5"], m), _ci(pair["at_threshold"], m)])
+    rows += [[m, _ci(pair, m), ""] for m in ("roc_auc", "pr_auc", "brier", "ece")]
     for name, i, j in (("TN", 0, 0), ("FP", 0, 1), ("FN", 1, 0), ("TP", 1, 1)):
         rows.append(
             [name, *(str(pair[k]["confusion_matrix"][i][j]) for k in ("at_0.5", "at_threshold"))]
@@ -138,18 +168,20 @@ def format_eval_report(report: dict[str, Any]) -> str:
         tuned = r["at_threshold"] or {}
         base = r["at_0.5"] or {}
         sym.append(
-            [name, str(r["support"]), str(r["positives"]), _fmt(base.get("f1"))]
-            + [_fmt(tuned.get(k)) for k in ("f1", "precision", "recall", "specificity", "mcc")]
-            + [_fmt(r["roc_auc"])]
+            [name, str(r["support"]), str(r["positives"]), _ci(base, "f1")]
+            + [_ci(tuned, k) for k in ("f1", "precision", "recall", "specificity", "mcc")]
+            + [_ci(r, "roc_auc")]
         )
     post = report["annotated_post_level"]
     posts = [["annotated posts", "posts", "f1@0.5", f"f1{at_t}"]]
     for name in SYMPTOMS:
         a, b = post["at_0.5"]["per_symptom"][name], post["at_threshold"]["per_symptom"][name]
-        posts.append([name, str(a["support"]), _fmt(a["f1"]), _fmt(b["f1"])])
+        posts.append([name, str(a["support"]), _ci(a, "f1"), _ci(b, "f1")])
     for m in ("micro_f1", "macro_f1"):
-        posts.append([m, "", _fmt(post["at_0.5"][m]), _fmt(post["at_threshold"][m])])
-    return "\n\n".join(aligned(r) for r in (rows, sym, posts))
+        posts.append([m, "", _ci(post["at_0.5"], m), _ci(post["at_threshold"], m)])
+    tables = "\n\n".join(aligned(r) for r in (rows, sym, posts))
+    note = interval_note(report.get("intervals"))
+    return tables + ("\n" + note if note else "")
 
 
 # ---------------------------------------------------------------------------- prediction
@@ -214,13 +246,14 @@ def format_all_sentence_report(report: dict[str, Any]) -> str:
         f"retrieval: mean over the {report['groups']} (post, criterion) rankings with evidence; "
         "tied scores count as a random order"
     )
-    overall = [["scorer", "thresh", *RETRIEVAL_SHOWN, *SENTENCE_SHOWN]]
+    # two tables, retrieval and sentence level: with intervals one would not fit a terminal
+    ranking = [["retrieval", *RETRIEVAL_SHOWN]]
+    deciding = [["sentence level", "thresh", *SENTENCE_SHOWN]]
     for name in SCORERS:
         s = scorers[name]
-        overall.append(
-            [name, _fmt(s["threshold"])]
-            + [_fmt(s["retrieval"][k]) for k in RETRIEVAL_SHOWN.values()]
-            + [_fmt(s["sentence"][k]) for k in SENTENCE_SHOWN.values()]
+        ranking.append([name, *(_ci(s["retrieval"], k) for k in RETRIEVAL_SHOWN.values())])
+        deciding.append(
+            [name, _fmt(s["threshold"]), *(_ci(s["sentence"], k) for k in SENTENCE_SHOWN.values())]
         )
     lexical = scorers["lexical"]
     notes = (
@@ -229,29 +262,31 @@ def format_all_sentence_report(report: dict[str, Any]) -> str:
         f"lexical: TF-IDF cosine, threshold {_fmt(lexical['threshold'])} "
         f"tuned on the {lexical['threshold_tuned_on']}"
     )
+    note = interval_note(report.get("intervals"))
     return "\n\n".join(
         [
-            head + "\n" + aligned(overall) + "\n" + notes,
+            head + "\n" + aligned(ranking) + "\n\n" + aligned(deciding) + "\n" + notes,
             aligned(_per_symptom_rows(report)),
-            _format_post_protocol(report),
+            _format_post_protocol(report) + ("\n" + note if note else ""),
         ]
     )
 
 
 def _per_symptom_rows(report: dict[str, Any]) -> list[list[str]]:
-    """Per symptom: the model's figures, with the lexical baseline's nDCG@10 and F1 beside."""
-    rows = [["per symptom", "rankings", "pos", "nDCG@10", "MAP", *SENTENCE_SHOWN]]
+    """Per symptom: the model's nDCG@10, MAP, F1 and PR-AUC, with the lexical baseline's
+    nDCG@10 and F1 beside (every figure is in report.json)."""
+    rows = [["per symptom", "rankings", "pos", "nDCG@10", "MAP", "F1", "PR-AUC"]]
     rows[0] += ["lex nDCG", "lex F1"]
     lexical = report["baselines"]["lexical"]["per_criterion"]
     for name, r in report["model"]["per_criterion"].items():
         retrieval, sentence = r["retrieval"], r["sentence"]
         rows.append(
             [name, str(retrieval["groups"]), str(sentence["positives"])]
-            + [_fmt(retrieval["ndcg_at_10"]), _fmt(retrieval["map"])]
-            + [_fmt(sentence[k]) for k in SENTENCE_SHOWN.values()]
+            + [_ci(retrieval, "ndcg_at_10"), _ci(retrieval, "map")]
+            + [_ci(sentence, k) for k in ("f1", "pr_auc")]
             + [
-                _fmt(lexical[name]["retrieval"]["ndcg_at_10"]),
-                _fmt(lexical[name]["sentence"]["f1"]),
+                _ci(lexical[name]["retrieval"], "ndcg_at_10"),
+                _ci(lexical[name]["sentence"], "f1"),
             ]
         )
     return rows
@@ -261,11 +296,11 @@ def _format_post_protocol(report: dict[str, Any]) -> str:
     """The ten-label post table (scorers x micro/macro/weighted F1, exact match), per-label F1."""
     protocol = report["post_protocol"]
     rows = [["ten labels", *POST_SHOWN]]
-    rows += [[name, *(_fmt(protocol[name][k]) for k in POST_SHOWN.values())] for name in SCORERS]
+    rows += [[name, *(_ci(protocol[name], k) for k in POST_SHOWN.values())] for name in SCORERS]
     labels = [["per label", "posts", *SCORERS]]
     for label in report["post_labels"]:
         support = protocol["model"]["per_label"][label]["support"]
-        f1s = [_fmt(protocol[name]["per_label"][label]["f1"]) for name in SCORERS]
+        f1s = [_ci(protocol[name]["per_label"][label], "f1") for name in SCORERS]
         labels.append([label, str(support), *f1s])
     note = (
         f"post level: all {report['posts']} posts of the split; ten labels = nine symptoms + "

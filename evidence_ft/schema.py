@@ -176,11 +176,29 @@ def _log(default: bool, help: str) -> Any:
 
 
 @dataclass
+class CiConfig:
+    """``ci.*``: bootstrap confidence intervals of the reported metrics (posts resampled)."""
+
+    resamples: Any = int_option(
+        1000, "Bootstrap resamples of the posts (0 = no intervals).", 0, example=2000
+    )
+    level: Any = option(
+        0.95,
+        "Confidence level of the percentile intervals.",
+        check=Check("number", lambda v: 0 < v < 1),
+        allowed="a number between 0 and 1",
+        example=0.9,
+    )
+    seed: Any = int_option(0, "Seed of the resampling (the same seed draws the same posts).", 0)
+
+
+@dataclass
 class EvalConfig:
     """``configs/eval.yaml`` (run_eval.py): score a checkpoint on a split of posts."""
 
     data: DataConfig = field(default_factory=DataConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    ci: Any = field(default_factory=CiConfig)
     checkpoint: Any = option(None, CHECKPOINT_HELP)
     split: Any = option(
         "test",
@@ -292,6 +310,7 @@ class TrainConfig:
         "MLflow run: python run_train.py resume=outputs/<date>/<time> (no other override).",
     )
     cv: Any = field(default_factory=CvConfig)
+    ci: Any = field(default_factory=CiConfig)
     early_stopping_patience: Any = int_option(
         3,
         "Stop when the validation training.metric_for_best_model has not improved for this "

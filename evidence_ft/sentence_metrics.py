@@ -34,6 +34,8 @@ from sklearn.metrics import (
 )
 from sklearn.metrics.pairwise import cosine_similarity
 
+from evidence_ft import bootstrap
+from evidence_ft.bootstrap import Resampler
 from evidence_ft.data.schema import SYMPTOM_TO_CRITERION, SYMPTOMS
 from evidence_ft.metrics import choose_threshold, scored_metrics, undefined_as_none
 
@@ -54,9 +56,9 @@ def _ranked(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     """Rows of the (post, criterion) groups with evidence, best first, with their tie blocks.
 
     Returns per row (sorted by group, then probability descending): ``group`` code, ``label``,
-    ``score``, ``position`` in the group (0-based), ``above`` (sentences ranked strictly above
-    the row's tie block), ``tie_size``, ``tie_positives`` and ``positives_above`` (evidence
-    sentences strictly above the block).
+    ``score``, ``post`` id, ``position`` in the group (0-based), ``above`` (sentences ranked
+    strictly above the row's tie block), ``tie_size``, ``tie_positives`` and
+    ``positives_above`` (evidence sentences strictly above the block).
     """
     has_evidence = frame.groupby(GROUP, sort=False)["label"].transform("max") == 1
     rows = frame.loc[has_evidence, [*GROUP, "label", "probability"]].sort_values(
@@ -76,6 +78,7 @@ def _ranked(frame: pd.DataFrame) -> dict[str, np.ndarray]:
         "group": group,
         "label": label,
         "score": score,
+        "post": rows["post_id"].to_numpy(),
         "position": index - group_start,
         "above": tie_start - group_start,
         "tie_size": np.bincount(tie)[tie].astype(np.float64),
@@ -129,9 +132,24 @@ def _ndcg(r: dict[str, np.ndarray]) -> float:
     return float(ndcg_score(truth, scores, k=NDCG_K))
 
 
-def retrieval_metrics(frame: pd.DataFrame) -> dict[str, Any]:
+def _ndcg_per_group(r: dict[str, np.ndarray]) -> np.ndarray:
+    """Per group: nDCG@10 with tied sentences averaged, as ``ndcg_score`` computes it (whose
+    mean over groups is all it returns; the bootstrap needs each group's value).
+
+    A tie block's evidence is spread evenly over its places: each row gains
+    tie_positives / tie_size at its place's discount 1 / log2(place + 2).
+    """
+    discount = np.where(r["position"] < NDCG_K, 1 / np.log2(r["position"] + 2), 0.0)
+    dcg = np.bincount(r["group"], weights=discount * r["tie_positives"] / r["tie_size"])
+    best = np.cumsum(1 / np.log2(np.arange(NDCG_K) + 2))
+    evidence = np.bincount(r["group"], weights=r["label"]).astype(int)
+    return dcg / best[np.minimum(evidence, NDCG_K) - 1]
+
+
+def retrieval_metrics(frame: pd.DataFrame, rs: Resampler | None = None) -> dict[str, Any]:
     """nDCG@10, Recall@1/3/10 and MAP, each a mean over the (post, criterion) groups that have
     at least one evidence sentence (the others have nothing to retrieve); None without groups.
+    With ``rs``, each has its bootstrap interval (the groups of the drawn posts).
 
     >>> f = pd.DataFrame({"post_id": "p", "criterion_id": "A.1",
     ...                   "label": [0, 1, 0], "probability": [0.9, 0.5, 0.1]})
@@ -148,17 +166,31 @@ def retrieval_metrics(frame: pd.DataFrame) -> dict[str, Any]:
         *(_expected_recall_at(r, k).mean() for k in RECALL_KS),
         _expected_average_precision(r).mean(),
     ]
-    return {"groups": int(r["group"].max()) + 1} | {
+    out = {"groups": int(r["group"].max()) + 1} | {
         k: round(float(v), 4) for k, v in zip(keys, values)
     }
+    if rs is not None:
+        per_group = [
+            _ndcg_per_group(r),
+            *(_expected_recall_at(r, k) for k in RECALL_KS),
+            _expected_average_precision(r),
+        ]
+        first = np.flatnonzero(np.diff(r["group"], prepend=-1) != 0)
+        codes = rs.codes(r["post"][first].astype(str))
+        samples = {k: bootstrap.mean_samples(rs, v, codes) for k, v in zip(keys, per_group)}
+        bootstrap.add_intervals(out, samples, rs)
+    return out
 
 
 # ---------------------------------------------------------------------------- sentence level
 
 
-def sentence_metrics(frame: pd.DataFrame, threshold: float) -> dict[str, Any]:
+def sentence_metrics(
+    frame: pd.DataFrame, threshold: float, rs: Resampler | None = None
+) -> dict[str, Any]:
     """Over all rows: precision, recall, F1, MCC of ``probability >= threshold``, PR-AUC and
-    ROC-AUC; a metric that is 0/0 (no evidence, nothing predicted, one class) is None.
+    ROC-AUC; a metric that is 0/0 (no evidence, nothing predicted, one class) is None. With
+    ``rs``, each has its bootstrap interval.
 
     >>> f = pd.DataFrame({"label": [0, 0, 1, 1], "probability": [0.1, 0.6, 0.4, 0.9]})
     >>> m = sentence_metrics(f, 0.5)
@@ -172,7 +204,7 @@ def sentence_metrics(frame: pd.DataFrame, threshold: float) -> dict[str, Any]:
     # and they doubled the time of the 44 calls a report makes.
     pr_auc = average_precision_score(labels, probabilities) if both else None
     roc_auc = roc_auc_score(labels, probabilities) if both else None
-    return {
+    out = {
         "pairs": len(frame),
         "positives": int(labels.sum()),
         "predicted": int((probabilities >= threshold).sum()),
@@ -180,18 +212,25 @@ def sentence_metrics(frame: pd.DataFrame, threshold: float) -> dict[str, Any]:
         "pr_auc": None if pr_auc is None else round(float(pr_auc), 4),
         "roc_auc": None if roc_auc is None else round(float(roc_auc), 4),
     }
+    if rs is not None:
+        codes = rs.codes(frame["post_id"].astype(str).to_numpy())
+        bootstrap.scored_intervals(out, rs, codes, labels, probabilities, threshold, aucs=True)
+    return out
 
 
-def per_criterion_metrics(frame: pd.DataFrame, threshold: float) -> dict[str, dict[str, Any]]:
-    """Retrieval and sentence-level figures per symptom present in ``frame`` (dataset order)."""
+def per_criterion_metrics(
+    frame: pd.DataFrame, threshold: float, rs: Resampler | None = None
+) -> dict[str, dict[str, Any]]:
+    """Retrieval and sentence-level figures per symptom present in ``frame`` (dataset order),
+    with bootstrap intervals when ``rs`` is given."""
     present = set(frame["symptom"].unique())
     order = [s for s in SYMPTOMS if s in present] + sorted(present - set(SYMPTOMS))
     parts = dict(list(frame.groupby("symptom", sort=False)))
     return {
         s: {
             "criterion_id": str(parts[s]["criterion_id"].iat[0]),
-            "retrieval": retrieval_metrics(parts[s]),
-            "sentence": sentence_metrics(parts[s], threshold),
+            "retrieval": retrieval_metrics(parts[s], rs),
+            "sentence": sentence_metrics(parts[s], threshold, rs),
         }
         for s in order
     }
@@ -219,7 +258,7 @@ def post_indicators(
 
 
 def post_protocol_metrics(
-    frame: pd.DataFrame, threshold: float, post_ids: Sequence[Any]
+    frame: pd.DataFrame, threshold: float, post_ids: Sequence[Any], rs: Resampler | None = None
 ) -> dict[str, Any]:
     """The ReDSM5 authors' post-level protocol over every post in ``post_ids``.
 
@@ -227,6 +266,7 @@ def post_protocol_metrics(
     weighted-F1 are scikit-learn's ``f1_score`` on the indicator matrices with
     ``zero_division=0`` (a label with no true and no predicted post counts 0 in macro-F1);
     exact match is subset accuracy. Per label, an undefined precision/recall/F1 is None.
+    With ``rs`` (resampling ``post_ids``), each F1 and exact match has its bootstrap interval.
     """
     posts = list(dict.fromkeys(post_ids))
     stray = set(frame["post_id"].unique()) - set(posts)
@@ -257,6 +297,10 @@ def post_protocol_metrics(
         }
         for i, name in enumerate(POST_LABELS)
     }
+    if rs is not None:
+        bootstrap.multilabel_intervals(
+            out, rs, posts, (truth, predicted), POST_LABELS, 0.0, "per_label"
+        )
     return out
 
 
@@ -303,13 +347,15 @@ def lexical_scores(frame: pd.DataFrame, criteria: dict[str, str]) -> np.ndarray:
 # ---------------------------------------------------------------------------- driver
 
 
-def scorer_report(frame: pd.DataFrame, threshold: float) -> dict[str, Any]:
+def scorer_report(
+    frame: pd.DataFrame, threshold: float, rs: Resampler | None = None
+) -> dict[str, Any]:
     """Retrieval, sentence-level and per-criterion figures of one scorer (``probability``)."""
     return {
         "threshold": round(float(threshold), 4),
-        "retrieval": retrieval_metrics(frame),
-        "sentence": sentence_metrics(frame, threshold),
-        "per_criterion": per_criterion_metrics(frame, threshold),
+        "retrieval": retrieval_metrics(frame, rs),
+        "sentence": sentence_metrics(frame, threshold, rs),
+        "per_criterion": per_criterion_metrics(frame, threshold, rs),
     }
 
 
@@ -319,8 +365,12 @@ def all_sentence_report(
     criteria: dict[str, str],
     post_ids: Sequence[Any],
     seed: int = 0,
+    rs: Resampler | None = None,
 ) -> dict[str, Any]:
     """The model and the constant, random and lexical baselines on the same rows (JSON-ready).
+
+    With ``rs`` (a resampler of ``post_ids``) every figure of every scorer has its bootstrap
+    interval, all from the same resamples of the posts.
 
     Rows are put in a canonical order first (post, sentence, criterion), so the random
     baseline depends only on the rows and ``seed``. The lexical threshold maximises its
@@ -343,8 +393,9 @@ def all_sentence_report(
     figures, protocol = {}, {}
     for name, (scores, t, extra) in scorers.items():
         scored = frame.assign(probability=scores)
-        figures[name] = scorer_report(scored, t) | extra
-        protocol[name] = post_protocol_metrics(scored, t, post_ids)
+        figures[name] = scorer_report(scored, t, rs) | extra
+        protocol[name] = post_protocol_metrics(scored, t, post_ids, rs)
+    intervals = {"intervals": bootstrap.method(rs)} if rs is not None else {}
     return {
         "threshold": round(float(threshold), 4),
         "pairs": len(frame),
@@ -357,4 +408,5 @@ def all_sentence_report(
         "baselines": figures,
         "post_labels": list(POST_LABELS),
         "post_protocol": protocol,
+        **intervals,
     }

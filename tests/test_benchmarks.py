@@ -178,3 +178,13 @@ def test_negatives_benchmark_trains_both_settings_and_prints_their_table(tmp_pat
     # both settings of a seed are scored on the same test posts: the same baselines
     assert none["lexical nDCG@10"] == unannotated["lexical nDCG@10"] is not None
     assert 0 <= unannotated["nDCG@10"] <= 1 and 0 <= none["F1 annotated"] <= 1
+
+
+@pytest.mark.integration
+def test_bootstrap_benchmark_times_both_reports() -> None:
+    proc = _benchmark("bootstrap.py", "--resamples", "50", "--repeats", "1", timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("test split: 217 posts with 301 annotated pairs; 220 posts, ")
+    assert lines[1].startswith("annotated pairs (build_report): ") and "intervals add" in lines[1]
+    assert lines[2].startswith("all sentences (all_sentence_report): ")

@@ -216,7 +216,7 @@ def test_describe_lists_every_key_with_its_default_and_allowed_values():
     assert lines["split"].endswith("(one of test|validation|train|all)")
     assert lines["output_dir"].startswith("output_dir=''  Where report.json")
     composed = load_config(["checkpoint=x"], "eval")
-    nested = ("data", "tracking")
+    nested = ("data", "tracking", "ci")
     keys = {k for k in composed if k not in nested}
     keys |= {f"{g}.{k}" for g in nested for k in composed[g]}
     assert set(lines) == keys

@@ -175,39 +175,41 @@ def all_sentence_tree() -> dict:
 
 
 def test_the_all_sentence_report():
-    text = report.format_all_sentence_report(all_sentence_tree())
-    overall, symptoms, posts, labels = text.split("\n\n")
+    tree = all_sentence_tree()
+    text = report.format_all_sentence_report(tree)
+    ranking, deciding, symptoms, posts, labels = text.split("\n\n")
     assert max(len(line) for line in text.splitlines()) <= 110
     # model: TP 1 (0.9), FN 2 (0.45, 0.4), TN 9: P 1, R 1/3, F1 1/2, MCC 9/sqrt(1*3*9*11)
     # constant: each ranking 1 evidence among 3 tied: nDCG (1 + 1/log2(3) + 1/2) / 3,
     # R@1 1/3, MAP (1 + 1/2 + 1/3) / 3 = 11/18; P 3/12, MCC undefined
-    assert overall.splitlines() == [
+    assert ranking.splitlines() == [
         "all sentences: 12 pairs, 3 evidence; 2 of the split's 3 posts have sentences",
         "retrieval: mean over the 3 (post, criterion) rankings with evidence; "
         "tied scores count as a random order",
-        "scorer    thresh  nDCG@10     R@1     R@3    R@10     MAP       P       R      F1"
-        "     MCC  PR-AUC",
-        "model     0.5000   1.0000  1.0000  1.0000  1.0000  1.0000  1.0000  0.3333  0.5000"
-        "  0.5222  1.0000",
-        "constant  0.5000   0.7103  0.3333  1.0000  1.0000  0.6111  0.2500  1.0000  0.4000"
-        "       -  0.2500",
-        "random    0.5000   0.8770  0.6667  1.0000  1.0000  0.8333  0.3750  1.0000  0.5455"
-        "  0.4082  0.8333",
-        "lexical   0.0962   1.0000  1.0000  1.0000  1.0000  1.0000  1.0000  1.0000  1.0000"
-        "  1.0000  1.0000",
+        "retrieval  nDCG@10     R@1     R@3    R@10     MAP",
+        "model       1.0000  1.0000  1.0000  1.0000  1.0000",
+        "constant    0.7103  0.3333  1.0000  1.0000  0.6111",
+        "random      0.8770  0.6667  1.0000  1.0000  0.8333",
+        "lexical     1.0000  1.0000  1.0000  1.0000  1.0000",
+    ]
+    assert deciding.splitlines() == [
+        "sentence level  thresh       P       R      F1     MCC  PR-AUC",
+        "model           0.5000  1.0000  0.3333  0.5000  0.5222  1.0000",
+        "constant        0.5000  0.2500  1.0000  0.4000       -  0.2500",
+        "random          0.5000  0.3750  1.0000  0.5455  0.4082  0.8333",
+        "lexical         0.0962  1.0000  1.0000  1.0000  1.0000  1.0000",
         "constant: every pair evidence; random: seed 0, threshold 0.5000",
         "lexical: TF-IDF cosine, threshold 0.0962 tuned on the evaluated pairs "
         "(an upper bound for this baseline)",
     ]
-    # FATIGUE: nothing predicted, so precision and MCC are undefined ("-"), not 0
-    assert symptoms.splitlines()[0] == (
-        "per symptom     rankings  pos  nDCG@10     MAP       P       R      F1     MCC  PR-AUC"
-        "  lex nDCG  lex F1"
-    )
-    assert symptoms.splitlines()[2] == (
-        "FATIGUE                2    2   1.0000  1.0000       -  0.0000  0.0000       -  1.0000"
-        "    1.0000  1.0000"
-    )
+    assert symptoms.splitlines() == [
+        "per symptom     rankings  pos  nDCG@10     MAP      F1  PR-AUC  lex nDCG  lex F1",
+        "DEPRESSED_MOOD         1    1   1.0000  1.0000  1.0000  1.0000    1.0000  1.0000",
+        "FATIGUE                2    2   1.0000  1.0000  0.0000  1.0000    1.0000  1.0000",
+    ]
+    # FATIGUE: nothing predicted, so precision and MCC are undefined (None), not 0
+    fatigue = tree["model"]["per_criterion"]["FATIGUE"]["sentence"]
+    assert fatigue["precision"] is None and fatigue["mcc"] is None and fatigue["recall"] == 0.0
     # model: true p1 {DM, FATIGUE}, p2 {FATIGUE}, p3 {NO}; predicted p1 {DM}, p2 {NO}, p3 {NO}:
     # TP 2, FP 1, FN 2 -> micro 4/7; macro (1 + 0 + 2/3) / 10; weighted (1 + 2*0 + 2/3) / 4
     assert posts.splitlines() == [

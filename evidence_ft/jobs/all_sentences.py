@@ -17,6 +17,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from evidence_ft import data
+from evidence_ft.bootstrap import Resampler
 from evidence_ft.errors import UserError
 from evidence_ft.inference import CHUNK_PAIRS, Predictor, score_pairs
 from evidence_ft.sentence_metrics import all_sentence_report
@@ -87,8 +88,10 @@ def all_sentence_section(
     pairs: pd.DataFrame,
     batch_size: int,
     seed: int,
+    rs: Resampler | None = None,
 ) -> tuple[dict[str, Any], pd.DataFrame]:
-    """The report's ``all_sentences`` section and its scored frame.
+    """The report's ``all_sentences`` section and its scored frame (with bootstrap intervals
+    when ``rs``, a resampler of the split's posts, is given).
 
     The model's criteria are scored: the nine DSM-5 ones, and SPECIAL_CASE when it was trained
     on it (its annotated rows then count; otherwise they are left out of the truth as well).
@@ -98,6 +101,6 @@ def all_sentence_section(
         pairs = pairs[pairs["symptom"] != "SPECIAL_CASE"]
     frame, stats = score_all_sentences(predictor, posts, pairs, criteria, batch_size)
     section = all_sentence_report(
-        frame, predictor.threshold, criteria, posts["post_id"].tolist(), seed=seed
+        frame, predictor.threshold, criteria, posts["post_id"].tolist(), seed=seed, rs=rs
     )
     return {"matching": stats, **section}, frame

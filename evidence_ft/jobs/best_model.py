@@ -17,9 +17,10 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
-from evidence_ft import data, plots, serving, tracking
+from evidence_ft import bootstrap, data, plots, serving, tracking
+from evidence_ft.bootstrap import Resampler
 from evidence_ft.card import model_card
-from evidence_ft.jobs.evaluate import build_report
+from evidence_ft.jobs.evaluate import build_report, interval_resampler
 from evidence_ft.metrics import binary_metrics, choose_threshold, positive_probability
 from evidence_ft.trainer import FocalLossTrainer
 
@@ -33,13 +34,15 @@ EXAMPLE_SENTENCE = "I have barely slept for weeks and wake up at 4 am every nigh
 
 
 def evaluate_best(
-    trainer: FocalLossTrainer, prepared: PreparedData
+    trainer: FocalLossTrainer, prepared: PreparedData, ci: DictConfig | None = None
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Validation and test metrics of the loaded best model, at 0.5 and at the threshold.
 
     The threshold maximises ``training.metric_for_best_model`` (recorded as
     ``decision_threshold_metric``) on validation only; test metrics never feed back into it.
-    Also returns the test pairs with their P(evidence), for the run's evaluation plots.
+    Also returns the test pairs with their P(evidence), for the run's evaluation plots. With
+    ``ci`` (``ci.resamples`` > 0) every test figure gets its bootstrap interval over the test
+    posts: ``test_f1_ci_low``, ``test_f1_ci_high`` (``_ci_undefined``: resamples without it).
     """
     metrics: dict[str, Any] = {}
     probs = {}
@@ -65,7 +68,31 @@ def evaluate_best(
     frame = pd.DataFrame(
         {c: test[c] for c in ("post_id", "sentence_id", "symptom", "label")}
     ).assign(probability=probs["test"][0])
+    rs = interval_resampler(frame["post_id"], ci)
+    if rs is not None:
+        add_test_intervals(metrics, frame, threshold, rs)
     return metrics, frame
+
+
+def add_test_intervals(
+    metrics: dict[str, Any], frame: pd.DataFrame, threshold: float, rs: Resampler
+) -> None:
+    """Add the bootstrap intervals of the ``test_*`` figures of ``evaluate_best`` (in place):
+    at 0.5, at the decision threshold, the constant predictor's, and PR-AUC; ``intervals``
+    says how they were made."""
+    labels, probs = frame["label"].to_numpy(), frame["probability"].to_numpy()
+    codes = rs.codes(frame["post_id"].astype(str).to_numpy())
+    parts = {
+        "test_": bootstrap.confusion_samples(rs, labels, probs, 0.5, codes)
+        | bootstrap.auc_samples(rs, labels, probs, codes),
+        "test_at_threshold_": bootstrap.confusion_samples(rs, labels, probs, threshold, codes),
+        "test_constant_": bootstrap.confusion_samples(rs, labels, np.ones(len(labels)), 1, codes),
+    }
+    for prefix, samples in parts.items():
+        named = {k: metrics[prefix + k] for k in samples if prefix + k in metrics}
+        bootstrap.add_intervals(named, {k: samples[k] for k in named}, rs)
+        metrics |= {prefix + k: v for k, v in named.items()}
+    metrics["intervals"] = bootstrap.method(rs)
 
 
 def best_metrics(metrics: dict[str, Any]) -> dict[str, float]:
@@ -83,11 +110,16 @@ def best_metrics(metrics: dict[str, Any]) -> dict[str, float]:
 
 
 def log_evaluation_plots(
-    trainer: FocalLossTrainer, test_frame: pd.DataFrame, threshold: float, out: Path
+    trainer: FocalLossTrainer,
+    test_frame: pd.DataFrame,
+    threshold: float,
+    out: Path,
+    ci: DictConfig | None = None,
 ) -> None:
-    """Learning curves and the test split's evaluation plots, in ``out/plots`` and on the run."""
+    """Learning curves and the test split's evaluation plots (error bars: ``ci``'s intervals),
+    in ``out/plots`` and on the run."""
     folder = out / "plots"
-    report = build_report(test_frame, threshold)
+    report = build_report(test_frame, threshold, ci)
     plots.write_plots(test_frame, report, folder)
     plots.learning_curves(trainer.state.log_history, folder / "learning_curves.png")
     mlflow.log_artifacts(str(folder), "plots")

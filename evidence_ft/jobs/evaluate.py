@@ -29,7 +29,8 @@ from transformers import (
     TrainingArguments,
 )
 
-from evidence_ft import data, plots, tracking
+from evidence_ft import bootstrap, data, plots, tracking
+from evidence_ft.bootstrap import Resampler
 from evidence_ft.checkpoints import (
     CHECKPOINT_HINT,
     Checkpoint,
@@ -42,12 +43,7 @@ from evidence_ft.config import EVAL_SPLITS
 from evidence_ft.errors import UserError
 from evidence_ft.inference import predictor_from
 from evidence_ft.jobs.all_sentences import all_sentence_section, split_posts_of
-from evidence_ft.metrics import (
-    per_symptom_metrics,
-    post_level_metrics,
-    ranking_metrics,
-    scored_metrics,
-)
+from evidence_ft.metrics import pair_metrics, per_symptom_metrics, post_level_metrics
 from evidence_ft.report import format_all_sentence_report, format_eval_report
 from evidence_ft.run_folder import fresh_folder
 from evidence_ft.serving import evidence_probability
@@ -162,25 +158,36 @@ def score_split(
 # ---------------------------------------------------------------------------- the report
 
 
-def build_report(frame: pd.DataFrame, threshold: float) -> dict[str, Any]:
-    """Pair-level, per-symptom and post-level metrics at 0.5 and at the decision threshold."""
+def build_report(
+    frame: pd.DataFrame, threshold: float, ci: DictConfig | None = None
+) -> dict[str, Any]:
+    """Pair-level, per-symptom and post-level metrics at 0.5 and at the decision threshold,
+    with bootstrap intervals over the frame's posts unless ``ci.resamples`` is 0 (or no ci)."""
     thresholds = {"at_0.5": 0.5, "at_threshold": threshold}
-    labels, probs = frame["label"].to_numpy(), frame["probability"].to_numpy()
-    pair: dict[str, Any] = ranking_metrics(labels, probs)
-    pair |= {name: scored_metrics(labels, probs, t) for name, t in thresholds.items()}
-    return {
+    rs = interval_resampler(frame["post_id"], ci)
+    report = {
         "decision_threshold": threshold,
         "posts": int(frame["post_id"].nunique()),
         "pairs": len(frame),
-        "positives": int(labels.sum()),
-        "pair_level": pair,
-        "per_symptom": per_symptom_metrics(frame, thresholds, data.SYMPTOMS),
+        "positives": int(frame["label"].sum()),
+        "pair_level": pair_metrics(frame, thresholds, rs),
+        "per_symptom": per_symptom_metrics(frame, thresholds, data.SYMPTOMS, rs),
         # a (post, symptom) is present when any of its annotated pairs is: posts without rows
         # and unannotated sentences are not seen (the all-sentence section sees them)
         "annotated_post_level": {
-            name: post_level_metrics(frame, t, data.SYMPTOMS) for name, t in thresholds.items()
+            name: post_level_metrics(frame, t, data.SYMPTOMS, rs) for name, t in thresholds.items()
         },
     }
+    if rs is not None:
+        report["intervals"] = bootstrap.method(rs)
+    return report
+
+
+def interval_resampler(post_ids: Any, ci: DictConfig | None) -> Resampler | None:
+    """The posts' bootstrap resampler as ``ci`` (resamples, level, seed) says; None when off."""
+    if ci is None or not int(ci.resamples):
+        return None
+    return bootstrap.resampler(post_ids, int(ci.resamples), float(ci.level), int(ci.seed))
 
 
 def flat_metrics(tree: dict[str, Any], prefix: str) -> dict[str, float]:
@@ -262,7 +269,7 @@ def evaluate(
         )
         probs = score_split(model, tokenizer, chosen, int(data_cfg.max_length), int(cfg.batch_size))
         frame = chosen[["post_id", "sentence_id", "symptom", "label"]].assign(probability=probs)
-        report |= build_report(frame, threshold)
+        report |= build_report(frame, threshold, cfg.ci)
         frames["predictions.csv"] = frame
         _check_validation_f1(cfg, ckpt, report)
 
@@ -276,6 +283,7 @@ def evaluate(
             corpus.pairs[corpus.pairs["post_id"].isin(set(posts["post_id"]))],
             int(cfg.batch_size),
             int(cfg.seed),
+            interval_resampler(posts["post_id"], cfg.ci),
         )
         report["all_sentences"] = section
         frames["all_sentence_predictions.csv"] = sentences

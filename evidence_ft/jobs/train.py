@@ -215,11 +215,12 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
                 log_hydra_record(out)
         trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
         trainer.remove_callback(EarlyStoppingCallback)  # it only watches the validation metric
-        metrics, test_frame = evaluate_best(trainer, prepared)
+        metrics, test_frame = evaluate_best(trainer, prepared, cfg.get("ci"))
         registered = None
         if state.is_main_process:
             run_id = run.info.run_id  # type: ignore[union-attr]
-            log_evaluation_plots(trainer, test_frame, metrics["decision_threshold"], out)
+            threshold = metrics["decision_threshold"]
+            log_evaluation_plots(trainer, test_frame, threshold, out, cfg.get("ci"))
             registered = save_best(cfg, trainer, prepared, metrics, out, run_id)
     objects = {
         "trainer": trainer,

@@ -252,6 +252,17 @@ def test_runs_uri_from_the_command_line_logs_an_evaluation_run(trained):
     assert "test/all_sentences/model/retrieval/ndcg_at_10" in run.data.metrics
     assert "test/all_sentences/baselines/lexical/sentence/f1" in run.data.metrics
     assert "test/all_sentences/post_protocol/model/micro_f1" in run.data.metrics
+    for name in (  # bootstrap intervals as <name>_ci_low / _ci_high metrics
+        "test/pair_level/at_threshold/f1_ci_low",
+        "test/per_symptom/DEPRESSED_MOOD/at_0.5/accuracy_ci_high",
+        "test/annotated_post_level/at_threshold/macro_f1_ci_low",
+        "test/all_sentences/model/retrieval/ndcg_at_10_ci_high",
+        "test/all_sentences/baselines/lexical/sentence/f1_ci_low",
+        "test/all_sentences/post_protocol/model/micro_f1_ci_high",
+    ):
+        assert name in run.data.metrics, name
+    assert report["intervals"]["resamples"] == report["all_sentences"]["intervals"]["resamples"]
+    assert "95% percentile bootstrap interval" in proc.stdout
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"report.json", "predictions.csv", "table.txt", "plots"} <= artifacts
     assert "all_sentence_predictions.csv" in artifacts

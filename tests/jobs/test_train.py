@@ -47,6 +47,12 @@ def test_main_job_beats_a_constant_predictor(main_job):
     assert metrics["test_mcc"] > 0.4
     assert 0.0 < metrics["decision_threshold"] < 1.0
     assert metrics["decision_threshold_metric"] == "f1"  # training.metric_for_best_model
+    # bootstrap intervals over the test posts (ci.* defaults), printed beside each test figure
+    for key in ("test_f1", "test_at_threshold_macro_f1", "test_constant_f1", "test_pr_auc"):
+        assert metrics[f"{key}_ci_low"] <= metrics[key] <= metrics[f"{key}_ci_high"], key
+    assert metrics["intervals"]["resamples"] == 1000 and metrics["intervals"]["level"] == 0.95
+    assert f"{metrics['test_f1']:.4f} [{metrics['test_f1_ci_low']:.3f}, " in stdout
+    assert "95% percentile bootstrap interval, 1000 resamples" in stdout
     for line in ("run folder:", "mlflow run:", "registered:  models:/evidence_ft/", "mlflow ui"):
         assert line in stdout
 
@@ -66,6 +72,9 @@ def test_main_job_records_everything_in_mlflow(main_job):
     assert tags["git_dirty"] in ("true", "false", "unknown")
     history = {m: client.get_metric_history(run.info.run_id, m) for m in ("eval_f1", "eval_loss")}
     assert len(history["eval_f1"]) >= 2 and len(history["eval_loss"]) >= 2  # one per epoch
+    assert {"test_f1_ci_low", "test_f1_ci_high", "test_at_threshold_mcc_ci_low"} <= set(
+        run.data.metrics
+    )
     for metric in ("loss", "learning_rate", "eval_accuracy", "eval_precision", "eval_recall"):
         assert client.get_metric_history(run.info.run_id, metric), metric
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}

@@ -25,7 +25,13 @@ from evidence_ft.config import CONFIG_DIR, finish_config, load_config, one_line
 from evidence_ft.errors import UserError, exit_on_user_error
 from evidence_ft.options import describe
 from evidence_ft.run_folder import drop_unused, hydra_folder, register_resolvers
-from evidence_ft.schema import EvalConfig, ModelConfig, PredictConfig, TrainConfig
+from evidence_ft.schema import (
+    EvalConfig,
+    ModelConfig,
+    PredictConfig,
+    SummaryConfig,
+    TrainConfig,
+)
 from evidence_ft.search_schema import SearchConfig, SearchGroupConfig
 
 # Sweep combinations composed and validated before a -m sweep starts (each takes ~0.1 s).
@@ -161,6 +167,7 @@ HELP_SCHEMAS: dict[str, tuple[tuple[type, str], ...]] = {
     ),
     "eval": ((EvalConfig, ""),),
     "predict": ((PredictConfig, ""),),
+    "summary": ((SummaryConfig, ""),),
 }
 
 

@@ -15,6 +15,8 @@ from evidence_ft.data import SYMPTOMS
 
 # The metrics the train table (and the model card) show, one row each, one column per split.
 TRAIN_METRICS_SHOWN = ("accuracy", "precision", "recall", "f1", "macro_f1", "mcc", "loss")
+# How the seed summaries' sd is computed (printed under each table, logged with it).
+SD_NOTE = "sd: sample standard deviation (ddof=1)"
 # The fold metrics the cv table shows (mean, std and each fold's value), then the threshold.
 CV_METRICS_SHOWN = (
     "eval_f1",
@@ -141,6 +143,26 @@ def print_cv_summary(result: dict[str, Any]) -> None:
     if result.get("run_id"):
         print(f"mlflow run:  {result['run_id']}  (one nested run per fold)")
         print(f"browse runs: mlflow ui --backend-store-uri {result['tracking_uri']}")
+
+
+# ---------------------------------------------------------------------------- seed summaries
+
+
+def format_seed_summary(summary: Any) -> str:
+    """A ``jobs.summary.GroupSummary`` as a table: n, mean, sd, min, max and each seed's value
+    of every metric, then the jobs left out and the parent run (tests/jobs/test_summary.py)."""
+    runs = summary.runs
+    group = summary.group or "(none)"
+    head = f"sweep {summary.sweep_dir}, group {group}: {len(runs)} jobs; {SD_NOTE}"
+    rows = [["metric", "n", "mean", "sd", "min", "max", *(f"seed {r.seed}" for r in runs)]]
+    for name, s in summary.stats.items():
+        each = [_fmt(r.metrics.get(name)) if r.counted else "-" for r in runs]
+        rows.append([name, str(s["n"]), *(_fmt(s[k]) for k in ("mean", "sd", "min", "max")), *each])
+    lines = [head, aligned(rows)]
+    lines += [f"left out: {line}" for line in summary.left_out]
+    if summary.parent_run_id:
+        lines.append(f"mlflow run:  {summary.parent_run_id}  (parent of the seed runs)")
+    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------- evaluation

@@ -281,6 +281,24 @@ class PredictConfig:
 
 
 @dataclass
+class SummaryConfig:
+    """``configs/summary.yaml`` (run_summary.py): the seed summaries of ``-m`` sweeps, from
+    the runs in MLflow."""
+
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    sweep: Any = option(
+        "",
+        "A -m sweep's folder (outputs/multirun/<date>/<time>, the runs' sweep.dir tag): "
+        "summarise its jobs; empty = every sweep of tracking.experiment.",
+    )
+    log: Any = _log(
+        False,
+        "Log each table to its parent MLflow run (the sweep's own, else a new one) and nest the "
+        "seed runs under it; false = print only.",
+    )
+
+
+@dataclass
 class CvConfig:
     """``cv.*``: grouped k-fold cross-validation over the train+validation posts."""
 
@@ -328,6 +346,7 @@ SCHEMAS: dict[str, tuple[type, str]] = {
     "tracking": (TrackingConfig, "tracking"),
     "eval": (EvalConfig, ""),
     "predict": (PredictConfig, ""),
+    "summary": (SummaryConfig, ""),
     "train": (TrainConfig, ""),
     "search": (SearchConfig, ""),
     "search_group": (SearchGroupConfig, "search"),

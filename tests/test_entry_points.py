@@ -112,7 +112,11 @@ def test_a_seed_sweep_gives_one_finished_tagged_run_per_job(tiny_bert, tmp_path)
     proc = script("run_train.py", "-m", "seed=0,1", *args, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    runs = mlflow.search_runs(experiment_names=["evidence_ft"], output_format="list")
+    found = mlflow.search_runs(experiment_names=["evidence_ft"], output_format="list")
+    runs = [
+        r for r in found if r.data.tags.get("sweep.summary") != "true"
+    ]  # tests/jobs/test_summary
+    assert len(found) == len(runs) + 1  # the seeds' parent run with their summary
     assert sorted(r.data.tags["sweep.job"] for r in runs) == ["0", "1"]
     assert {r.info.status for r in runs} == {"FINISHED"}
     assert len({r.data.tags["sweep.dir"] for r in runs}) == 1

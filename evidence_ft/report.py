@@ -7,11 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from accelerate import PartialState
 
 from evidence_ft.data import SYMPTOMS
+
+if TYPE_CHECKING:  # seed_summary imports SD_NOTE from here
+    from evidence_ft.seed_summary import GroupSummary
 
 # The metrics the train table (and the model card) show, one row each, one column per split.
 TRAIN_METRICS_SHOWN = ("accuracy", "precision", "recall", "f1", "macro_f1", "mcc", "loss")
@@ -148,8 +151,8 @@ def print_cv_summary(result: dict[str, Any]) -> None:
 # ---------------------------------------------------------------------------- seed summaries
 
 
-def format_seed_summary(summary: Any) -> str:
-    """A ``jobs.summary.GroupSummary`` as a table: n, mean, sd, min, max and each seed's value
+def format_seed_summary(summary: GroupSummary) -> str:
+    """A ``seed_summary.GroupSummary`` as a table: n, mean, sd, min, max and each seed's value
     of every metric, then the jobs left out and the parent run (tests/jobs/test_summary.py)."""
     runs = summary.runs
     group = summary.group or "(none)"

@@ -6,9 +6,10 @@ python run_summary.py                                        # every sweep of th
 
 The jobs of a ``-m`` sweep are grouped by their overrides except ``seed`` (``sweep.overrides``
 tag, see ``run_folder.sweep_tags``); a group of two or more jobs gets a table (mean, sample
-standard deviation with ddof=1, min, max and each seed's value of every ``SUMMARY_METRICS``
-entry) and a parent run that holds it (``<metric>_mean/_sd/_min/_max``, ``summary.json``,
-``summary.txt``) and is the seed runs' ``mlflow.parentRunId``. Both commands read the numbers
+standard deviation with ddof=1, min, max and each seed's value of every
+``seed_summary.SUMMARY_METRICS`` entry) and a parent run that holds it
+(``<metric>_mean/_sd/_min/_max``, ``summary.json``, ``summary.txt``) and is the seed runs'
+``mlflow.parentRunId``. Both commands read the numbers
 from the seed runs' logged MLflow metrics, so they print the same table. A run that did not
 finish, or lacks a metric, is listed and left out of that metric's figures.
 """
@@ -19,8 +20,6 @@ import atexit
 import json
 import logging
 import os
-import statistics
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,123 +31,27 @@ from omegaconf import DictConfig
 from evidence_ft import tracking
 from evidence_ft.errors import UserError
 from evidence_ft.report import SD_NOTE, format_seed_summary
+from evidence_ft.seed_summary import (
+    SEED_KEY,
+    STATS,
+    SUMMARY_METRICS,
+    GroupSummary,
+    SeedRun,
+    group_key,
+    override_value,
+    sort_key,
+    split_overrides,
+    summarise,
+)
 
 log = logging.getLogger(__name__)
 
-# The metrics a summary shows, in this order (absent ones are skipped): the test split at 0.5
-# and at the chosen threshold, the selection metric on validation, the threshold itself and
-# the constant "evidence" predictor. Any logged metric name can join the list.
-SUMMARY_METRICS = (
-    "test_f1",
-    "test_macro_f1",
-    "test_mcc",
-    "test_precision",
-    "test_recall",
-    "test_accuracy",
-    "test_pr_auc",
-    "test_roc_auc",
-    "test_at_threshold_f1",
-    "test_at_threshold_macro_f1",
-    "test_at_threshold_mcc",
-    "test_at_threshold_precision",
-    "test_at_threshold_recall",
-    "test_at_threshold_accuracy",
-    "best_eval_f1",
-    "decision_threshold",
-    "test_constant_f1",
-    "test_constant_macro_f1",
-)
-# Statistics per metric, each logged to the parent run as ``<metric>_<stat>``.
-STATS = ("mean", "sd", "min", "max")
 # Tags of a summary's parent run (the seed runs carry run_folder.sweep_tags).
 SUMMARY_TAG = "sweep.summary"
 GROUP_TAG = "sweep.group"
-SEED_KEY = "seed"
 
 
-@dataclass
-class SeedRun:
-    """One job of a group: its MLflow run (None when the job left none), seed and metrics."""
-
-    job: str
-    seed: str
-    run_id: str | None
-    status: str
-    metrics: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def counted(self) -> bool:
-        """Whether the run counts in the figures: it finished and logged metrics."""
-        return self.status == "FINISHED" and bool(self.metrics)
-
-
-@dataclass
-class GroupSummary:
-    """The seed runs of one group of a sweep and each metric's figures over them."""
-
-    sweep_dir: str
-    group: str
-    runs: list[SeedRun]
-    stats: dict[str, dict[str, Any]]
-    parent_run_id: str | None = None
-
-    @property
-    def left_out(self) -> list[str]:
-        """One line per job left out of every figure (not finished, or without metrics)."""
-        return [
-            f"job {r.job} (seed {r.seed}): {r.status}" + (f", run {r.run_id}" if r.run_id else "")
-            for r in self.runs
-            if not r.counted
-        ]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "sweep_dir": self.sweep_dir,
-            "group": self.group,
-            "sd": SD_NOTE,
-            "runs": [{**vars(r), "counted": r.counted} for r in self.runs],
-            "stats": self.stats,
-            "left_out": self.left_out,
-            "parent_run_id": self.parent_run_id,
-        }
-
-
-# ---------------------------------------------------------------------------- grouping
-
-
-def split_overrides(dirname: str) -> list[str]:
-    """Hydra's ``override_dirname`` (``a=1,b=[2,3]``) back into its overrides: commas inside
-    brackets or quotes belong to a value.
-
-    >>> split_overrides("data=sample,data.split_ratios=[0.8,0.1,0.1],seed=0")
-    ['data=sample', 'data.split_ratios=[0.8,0.1,0.1]', 'seed=0']
-    """
-    items, depth, quote, current = [], 0, "", ""
-    for char in dirname:
-        if quote:
-            quote = "" if char == quote else quote
-        elif char in "'\"":
-            quote = char
-        elif char in "[{(":
-            depth += 1
-        elif char in "]})":
-            depth -= 1
-        elif char == "," and depth == 0:
-            items.append(current)
-            current = ""
-            continue
-        current += char
-    return [*items, current] if current else items
-
-
-def group_key(overrides: list[str]) -> str:
-    """The group of a job: its overrides except the seed, sorted, as Hydra joins them.
-
-    >>> group_key(["seed=1", "model=bert_base", "data=sample", "+seed=2"])
-    'data=sample,model=bert_base'
-    """
-    kept = [o for o in overrides if o.split("=", 1)[0].lstrip("+~") != SEED_KEY]
-    return ",".join(sorted(kept))
+# ---------------------------------------------------------------------------- the seed runs
 
 
 def seed_runs(client: MlflowClient, experiment_id: str, sweep_dir: str = "") -> list[Run]:
@@ -180,27 +83,6 @@ def group_runs(runs: list[Run]) -> dict[tuple[str, str], list[Run]]:
 
 
 # ---------------------------------------------------------------------------- figures
-
-
-def describe(values: list[float]) -> dict[str, Any]:
-    """n, mean, sample sd (ddof=1; None for one value), min and max of ``values``.
-
-    >>> {k: round(v, 4) for k, v in describe([0.5, 0.7]).items()}
-    {'n': 2, 'mean': 0.6, 'sd': 0.1414, 'min': 0.5, 'max': 0.7}
-    """
-    sd = statistics.stdev(values) if len(values) > 1 else None
-    mean = statistics.fmean(values)
-    return {"n": len(values), "mean": mean, "sd": sd, "min": min(values), "max": max(values)}
-
-
-def summarise(sweep_dir: str, group: str, runs: list[SeedRun]) -> GroupSummary:
-    """Each ``SUMMARY_METRICS`` entry over the usable runs that logged it."""
-    stats = {}
-    for name in SUMMARY_METRICS:
-        values = [r.metrics[name] for r in runs if r.counted and name in r.metrics]
-        if values:
-            stats[name] = describe(values)
-    return GroupSummary(sweep_dir, group, runs, stats)
 
 
 def as_seed_run(run: Run) -> SeedRun:
@@ -238,13 +120,9 @@ def sweep_summaries(
         if len(members) < 2:
             log.info("sweep %s group %r: one job, no summary", folder, group or "(none)")
             continue
-        members.sort(key=lambda r: (_number(r.seed), _number(r.job)))
+        members.sort(key=sort_key)
         out.append(summarise(folder, group, members))
     return out
-
-
-def _number(text: str) -> tuple[int, str]:
-    return (int(text), "") if text.isdigit() else (1 << 30, text)
 
 
 # ---------------------------------------------------------------------------- the parent run
@@ -343,19 +221,6 @@ def summary_job(cfg: DictConfig) -> list[GroupSummary]:
         )
     print(report(summaries, bool(cfg.log), client, exp))
     return summaries
-
-
-def override_value(overrides: list[str], key: str, default: str = "?") -> str:
-    """The value ``overrides`` give ``key`` (``+key=``/``++key=`` too).
-
-    >>> override_value(["data=sample", "++seed=3"], "seed")
-    '3'
-    """
-    for override in overrides:
-        name, _, value = override.partition("=")
-        if name.lstrip("+~") == key:
-            return value
-    return default
 
 
 class SweepSummary(Callback):

@@ -12,16 +12,15 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from evidence_ft.jobs.summary import (
+from evidence_ft.jobs.summary import log_summary, sweep_summaries
+from evidence_ft.report import format_seed_summary
+from evidence_ft.seed_summary import (
     SUMMARY_METRICS,
     SeedRun,
     group_key,
-    log_summary,
     split_overrides,
     summarise,
-    sweep_summaries,
 )
-from evidence_ft.report import format_seed_summary
 from tests.conftest import ROOT, tiny_sample_run
 
 # ---------------------------------------------------------------------------- unit

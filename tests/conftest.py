@@ -12,6 +12,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from types import ModuleType
@@ -23,6 +24,18 @@ from evidence_ft.modeling import save_tiny_model
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_SAMPLE = ROOT.parent / "shared" / "redsm5-sample"
+
+
+def script(name: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """``python <project root>/<name> args`` in ``cwd``, offline, output captured."""
+    return subprocess.run(
+        [sys.executable, str(ROOT / name), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        timeout=900,
+    )
 
 
 def tiny_sample_run(model: Path, tmp: Path, *extra: str) -> list[str]:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import mlflow
@@ -14,19 +11,7 @@ from evidence_ft import run_folder
 from evidence_ft.cli import _bare_cfg, check_overrides, keys_help
 from evidence_ft.errors import UserError
 
-from .conftest import ROOT, tiny_sample_run
-
-
-def script(name: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(ROOT / name), *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
-        timeout=900,
-    )
-
+from .conftest import script, tiny_sample_run
 
 # ---------------------------------------------------------------------------- unit
 

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import statistics
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,7 +18,7 @@ from evidence_ft.seed_summary import (
     split_overrides,
     summarise,
 )
-from tests.conftest import ROOT, tiny_sample_run
+from tests.conftest import script, tiny_sample_run
 
 # ---------------------------------------------------------------------------- unit
 
@@ -175,23 +172,12 @@ def test_a_sweep_that_failed_is_summarised_with_its_failed_jobs_listed(tmp_path,
 # ---------------------------------------------------------------------------- the scripts
 
 
-def _script(name: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(ROOT / name), *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
-        timeout=900,
-    )
-
-
 @pytest.mark.integration
 def test_a_two_seed_multiruns_summary_is_the_mean_and_sd_of_its_runs_logged_metrics(
     tiny_bert, tmp_path
 ):
     args = tiny_sample_run(tiny_bert, tmp_path, "training.max_steps=2")
-    proc = _script("run_train.py", "-m", "seed=0,1", *args, cwd=tmp_path)
+    proc = script("run_train.py", "-m", "seed=0,1", *args, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     exp = client.get_experiment_by_name("evidence_ft").experiment_id
@@ -226,7 +212,7 @@ def test_a_two_seed_multiruns_summary_is_the_mean_and_sd_of_its_runs_logged_metr
     written = json.loads((sweep / "summary.json").read_text())
     assert written[0]["parent_run_id"] == parent.info.run_id
     # later, from MLflow alone: the same table
-    later = _script("run_summary.py", f"sweep={sweep}", *args[2:4], cwd=tmp_path)
+    later = script("run_summary.py", f"sweep={sweep}", *args[2:4], cwd=tmp_path)
     assert later.returncode == 0, later.stderr[-3000:]
     assert later.stdout.strip() == (sweep / "summary.txt").read_text().strip()
     assert later.stdout.strip() in proc.stdout

@@ -82,9 +82,7 @@ def resampler(post_ids: Iterable[Any], resamples: int, level: float, seed: int) 
     """Draw ``resamples`` resamples of the distinct posts of ``post_ids`` (seeded)."""
     posts = np.unique(np.asarray([str(p) for p in post_ids], dtype=object)).astype(str)
     rng = np.random.default_rng(seed)
-    draws = rng.integers(0, len(posts), size=(resamples, len(posts))) if len(posts) else None
-    if draws is None:
-        draws = np.zeros((resamples, 0), dtype=np.int64)
+    draws = rng.integers(0, max(len(posts), 1), size=(resamples, len(posts)))  # (B, 0) if none
     # counts[b, p]: one bincount over all resamples at once (resample b's posts offset by b*P)
     offsets = draws + np.arange(resamples)[:, None] * len(posts)
     counts = np.bincount(offsets.ravel(), minlength=resamples * len(posts))

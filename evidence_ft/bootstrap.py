@@ -126,9 +126,10 @@ def confusion_values(tp: Any, fp: Any, fn: Any, tn: Any) -> dict[str, np.ndarray
 
 
 def confusion_samples(
-    rs: Resampler, labels: Any, scores: Any, threshold: float, codes: np.ndarray
+    rs: Resampler, labels: Any, scores: Any, threshold: Any, codes: np.ndarray
 ) -> dict[str, np.ndarray]:
-    """``confusion_values`` of ``score >= threshold`` on each resample."""
+    """``confusion_values`` of ``score >= threshold`` (a number, or one per pair) on each
+    resample."""
     y = np.asarray(labels) > 0
     hit = np.asarray(scores, dtype=np.float64) >= threshold
     cells = np.column_stack([y & hit, ~y & hit, y & ~hit, ~y & ~hit])
@@ -276,10 +277,11 @@ def scored_intervals(
     codes: np.ndarray,
     labels: Any,
     scores: Any,
-    threshold: float | None = None,
+    threshold: Any = None,
     aucs: bool = False,
 ) -> dict[str, Any] | None:
-    """Intervals of the threshold metrics in ``figures`` (at ``threshold``) and, with ``aucs``,
+    """Intervals of the threshold metrics in ``figures`` (at ``threshold``: a number, or one
+    per pair) and, with ``aucs``,
     of its ROC-AUC and PR-AUC; ``figures`` is changed in place and returned."""
     if figures is None:
         return None

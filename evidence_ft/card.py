@@ -17,18 +17,22 @@ screen, diagnose or make decisions about any person.
   that one annotator's judgement, and Reddit users are not a representative population.
 - It scores a (criterion, sentence) pair in isolation: it sees no context, history or
   clinical information, and a post-level reading built from its outputs is only a sketch.
-- Scores are not calibrated probabilities of a condition; the decision threshold above was
-  chosen on the validation split to maximise the metric named beside it.
+- P(evidence) is calibrated (temperature scaling) on the annotated validation pairs only:
+  it is not the probability of a condition, and on other sentences (every sentence of a
+  post) it is not calibrated. The decision threshold above was chosen on the validation
+  split to maximise the metric named beside it.
 """
 
 
 USAGE = """\
 ## Scores and decisions
 
-The decision threshold t = {t:.4f} is built into the classifier's last bias (the logit gap
-of `evidence` over `no_evidence` is shifted by -logit(t), recorded as
-`config.evidence_logit_offset`), so the predicted label of every loader is `evidence`
-exactly when the raw P(evidence) >= t, as in `run_eval.py`:
+The temperature T = {temperature:.4f} (`config.evidence_temperature`, fitted on the
+validation pairs; 1 = not calibrated) and the decision threshold t = {t:.4f} are built
+into the classifier's last layer (its weights and bias divided by T; the logit gap of
+`evidence` over `no_evidence` shifted by -logit(t), recorded as
+`config.evidence_logit_offset`), so every loader gets the calibrated P(evidence) and its
+predicted label is `evidence` exactly when that P(evidence) >= t, as in `run_eval.py`.{own}
 
 ```python
 from transformers import pipeline
@@ -38,13 +42,20 @@ clf({{"text": "<criterion text>", "text_pair": "<sentence>"}})  # {{"label": ...
 
 The pipeline's `score` is the probability re-centred on the threshold, not P(evidence):
 the `evidence` score s is 0.5 at the threshold (s >= 0.5 means `evidence`), and
-`no_evidence` scores 1 - s (so s = 1 - score when the label is `no_evidence`). The raw
-probability is p = s*t / (s*t + (1 - s)*(1 - t)), or
+`no_evidence` scores 1 - s (so s = 1 - score when the label is `no_evidence`).
+P(evidence) is p = s*t / (s*t + (1 - s)*(1 - t)), or
 `evidence_ft.serving.evidence_probability(logits, model.config)` from the logits.
 
 The MLflow model (`runs:/{run_id}/model`, `mlflow models serve`) takes columns `text`
-(criterion) and `text_pair` (sentence) and returns `label` and the raw `probability`.
+(criterion) and `text_pair` (sentence) and returns `label` and the calibrated `probability`.
 """
+
+OWN_THRESHOLDS = """
+
+Each criterion also has its own threshold, chosen on its validation pairs
+(`config.evidence_criterion_thresholds`: {thresholds}). `run_eval.py`, `run_predict.py` and
+the MLflow model decide at those; `transformers.pipeline` cannot (the head does not know
+the criterion) and decides at the global t."""
 
 
 def model_card(
@@ -55,7 +66,17 @@ def model_card(
     threshold: float,
     run_id: str | None,
 ) -> str:
-    """Markdown card: base model, data and split, metrics, threshold, intended use and limits."""
+    """Markdown card: base model, data and split, metrics, temperature and threshold(s),
+    intended use and limits."""
+    temperature = float(metrics.get("temperature", 1.0))
+    rows = metrics.get("symptom_thresholds") or {}
+    own = (
+        OWN_THRESHOLDS.format(
+            thresholds=", ".join(f"{s} {r['threshold']:.4f}" for s, r in rows.items())
+        )
+        if rows
+        else ""
+    )
     split_rows = "\n".join(
         f"| {name} | {s['posts']} | {s['pairs']} | {s['positive_rate']} |"
         for name, s in manifest["summary"].items()
@@ -78,7 +99,7 @@ Output: `evidence` (the sentence is evidence for the criterion) or `no_evidence`
   (`training.metric_for_best_model`)
 - MLflow run: `{run_id}` (`config.mlflow_run_id`)
 
-{USAGE.format(t=threshold, run_id=run_id)}
+{USAGE.format(t=threshold, run_id=run_id, temperature=temperature, own=own)}
 | split | posts | pairs | positive rate |
 | --- | ---: | ---: | ---: |
 {split_rows}

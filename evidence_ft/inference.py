@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -62,6 +62,25 @@ class Predictor:
     max_length: int
     source: str
     run_id: str | None = None
+    # threshold=per_symptom models: criterion id -> its own threshold (others: ``threshold``)
+    criterion_thresholds: dict[str, float] = field(default_factory=dict)
+
+    def symptom_thresholds(self) -> dict[str, float] | float:
+        """The decision rule for evaluation frames: the global threshold, or {symptom: t}
+        for every criterion the model scores (its own, else the global one)."""
+        if not self.criterion_thresholds:
+            return self.threshold
+        return {
+            CRITERION_TO_SYMPTOM.get(c, c): self.criterion_thresholds.get(c, self.threshold)
+            for c in self.criteria
+        }
+
+    def thresholds(self, criterion_ids: Any) -> np.ndarray:
+        """The threshold each pair is decided at, from its criterion id."""
+        ids = pd.Series(np.asarray(criterion_ids))
+        own = ids.map(self.criterion_thresholds) if self.criterion_thresholds else None
+        cuts = own.fillna(self.threshold) if own is not None else ids.map(lambda _: self.threshold)
+        return cuts.to_numpy(np.float64)
 
 
 # ---------------------------------------------------------------------------- loading
@@ -112,6 +131,7 @@ def predictor_from(ckpt: Checkpoint, model: Any, tokenizer: Any, data_cfg: Any =
         max_length=int(max_length or min(tokenizer.model_max_length, 512)),
         source=checkpoint,
         run_id=training_run_id(ckpt, model),
+        criterion_thresholds=serving.criterion_thresholds(config),
     )
 
 
@@ -238,7 +258,7 @@ def iter_predictions(
                 sort=sort,
                 on_batch=on_batch,
             )
-            pairs["decision"] = pairs["probability"] >= predictor.threshold
+            pairs["decision"] = pairs["probability"] >= predictor.thresholds(pairs["criterion_id"])
             yield pairs[PREDICTION_COLUMNS]
 
 

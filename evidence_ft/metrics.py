@@ -8,7 +8,7 @@ on validation. The doctests run with the test suite (``pytest --doctest-modules`
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -27,6 +27,9 @@ from sklearn.metrics import (
 from evidence_ft import bootstrap
 from evidence_ft.bootstrap import Resampler
 from evidence_ft.serving import evidence_probability
+
+# A decision threshold on P(evidence): one for every pair, or one per symptom {symptom: t}.
+Threshold = float | Mapping[str, float]
 
 
 def binary_metrics(labels: Any, predictions: Any) -> dict[str, float]:
@@ -142,6 +145,52 @@ def choose_threshold(labels: Any, probabilities: Any, metric: str = "f1") -> flo
     return round(float((scores[cuts[best]] + below) / 2), 12)
 
 
+def row_thresholds(frame: pd.DataFrame, threshold: Threshold) -> Any:
+    """The threshold each pair of ``frame`` is decided at: the one global ``threshold``, or
+    its symptom's (a ``{symptom: t}`` mapping; a symptom missing from it is an error).
+
+    >>> f = pd.DataFrame({"symptom": ["A", "B", "A"]})
+    >>> row_thresholds(f, 0.5), row_thresholds(f, {"A": 0.3, "B": 0.7}).tolist()
+    (0.5, [0.3, 0.7, 0.3])
+    """
+    if not isinstance(threshold, Mapping):
+        return threshold
+    cuts = frame["symptom"].map(threshold)
+    if cuts.isna().any():
+        missing = sorted(set(frame["symptom"][cuts.isna()]))
+        raise ValueError(f"no threshold for symptom(s) {missing}")
+    return cuts.to_numpy(np.float64)
+
+
+def choose_symptom_thresholds(
+    frame: pd.DataFrame,
+    fallback: float,
+    metric: str,
+    symptoms: Sequence[str],
+    min_positives: int,
+) -> dict[str, dict[str, Any]]:
+    """One threshold per symptom, each ``choose_threshold`` on the symptom's pairs of
+    ``frame`` (validation: columns symptom, label, probability).
+
+    A symptom with fewer than ``min_positives`` positive pairs, or without a negative one
+    (every cut would tie), takes ``fallback`` (the global threshold): ``own`` says which.
+
+    >>> f = pd.DataFrame({"symptom": ["A"] * 4 + ["B"] * 2, "label": [0, 0, 1, 1, 0, 1],
+    ...                   "probability": [0.1, 0.7, 0.8, 0.9, 0.2, 0.4]})
+    >>> rows = choose_symptom_thresholds(f, 0.5, "f1", ["A", "B"], 2)
+    >>> rows["A"], rows["B"]["threshold"], rows["B"]["own"]
+    ({'threshold': 0.75, 'own': True, 'positives': 2}, 0.5, False)
+    """
+    out = {}
+    for symptom in symptoms:
+        sub = frame[frame["symptom"] == symptom]
+        positives = int(sub["label"].sum())
+        own = positives >= min_positives and positives < len(sub)
+        t = choose_threshold(sub["label"], sub["probability"], metric) if own else fallback
+        out[symptom] = {"threshold": t, "own": own, "positives": positives}
+    return out
+
+
 def expected_calibration_error(labels: Any, probabilities: Any, n_bins: int = 10) -> float:
     """Expected calibration error of P(evidence): sum over bins of |mean prob - positive rate|
     weighted by the bin's share of pairs.
@@ -186,8 +235,9 @@ def ranking_metrics(labels: Any, probabilities: Any) -> dict[str, float | None]:
     return {k: None if v is None else round(float(v), 4) for k, v in out.items()}
 
 
-def scored_metrics(labels: Any, probabilities: Any, threshold: float) -> dict[str, Any]:
-    """``binary_metrics`` of ``probability >= threshold``, specificity and the confusion matrix.
+def scored_metrics(labels: Any, probabilities: Any, threshold: Any) -> dict[str, Any]:
+    """``binary_metrics`` of ``probability >= threshold`` (a number, or one per pair),
+    specificity and the confusion matrix.
 
     The matrix is [[TN, FP], [FN, TP]] (rows: true label 0/1; columns: predicted 0/1). The
     other metrics keep scikit-learn's 0 for 0/0, as the Trainer's ``compute_metrics`` does,
@@ -236,20 +286,26 @@ def undefined_as_none(metrics: dict[str, Any]) -> dict[str, Any]:
 
 
 def pair_metrics(
-    frame: pd.DataFrame, thresholds: dict[str, float], rs: Resampler | None = None
+    frame: pd.DataFrame, thresholds: Mapping[str, Threshold], rs: Resampler | None = None
 ) -> dict[str, Any]:
     """``ranking_metrics`` of the frame's pairs and ``scored_metrics`` at each named threshold;
     with ``rs``, bootstrap intervals over the frame's posts beside every figure."""
     labels, probs = frame["label"].to_numpy(), frame["probability"].to_numpy()
     out: dict[str, Any] = ranking_metrics(labels, probs)
-    out |= {name: scored_metrics(labels, probs, t) for name, t in thresholds.items()}
+    out |= {
+        name: scored_metrics(labels, probs, row_thresholds(frame, t))
+        for name, t in thresholds.items()
+    }
     if rs is not None:
         _add_pair_intervals(out, frame, thresholds, rs)
     return out
 
 
 def _add_pair_intervals(
-    figures: dict[str, Any], frame: pd.DataFrame, thresholds: dict[str, float], rs: Resampler
+    figures: dict[str, Any],
+    frame: pd.DataFrame,
+    thresholds: Mapping[str, Threshold],
+    rs: Resampler,
 ) -> None:
     """Intervals beside the figures of ``pair_metrics`` / a ``per_symptom_metrics`` row."""
     codes = rs.codes(frame["post_id"].astype(str).to_numpy())
@@ -258,12 +314,13 @@ def _add_pair_intervals(
     bootstrap.add_intervals(figures, samples | bootstrap.calibration_samples(
         rs, labels, probs, codes), rs)  # fmt: skip
     for name, t in thresholds.items():
-        bootstrap.scored_intervals(figures[name], rs, codes, labels, probs, t)
+        cut = row_thresholds(frame, t)
+        bootstrap.scored_intervals(figures[name], rs, codes, labels, probs, cut)
 
 
 def per_symptom_metrics(
     frame: pd.DataFrame,
-    thresholds: dict[str, float],
+    thresholds: Mapping[str, Threshold],
     symptoms: Sequence[str],
     rs: Resampler | None = None,
 ) -> dict[str, dict[str, Any]]:
@@ -282,7 +339,9 @@ def per_symptom_metrics(
         row |= ranking_metrics(sub["label"], sub["probability"])
         for name, threshold in thresholds.items():
             row[name] = (
-                undefined_as_none(scored_metrics(sub["label"], sub["probability"], threshold))
+                undefined_as_none(
+                    scored_metrics(sub["label"], sub["probability"], row_thresholds(sub, threshold))
+                )
                 if len(sub)
                 else None
             )
@@ -293,7 +352,10 @@ def per_symptom_metrics(
 
 
 def post_level_metrics(
-    frame: pd.DataFrame, threshold: float, symptoms: Sequence[str], rs: Resampler | None = None
+    frame: pd.DataFrame,
+    threshold: Threshold,
+    symptoms: Sequence[str],
+    rs: Resampler | None = None,
 ) -> dict[str, Any]:
     """Roll pairs up to posts: a symptom is present in a post if any of its pairs is.
 
@@ -310,7 +372,9 @@ def post_level_metrics(
     (1.0, 1.0, None)
     """
     posts = sorted(frame["post_id"].unique())
-    flags = frame.assign(predicted=(frame["probability"] >= threshold).astype(int))
+    flags = frame.assign(
+        predicted=(frame["probability"] >= row_thresholds(frame, threshold)).astype(int)
+    )
 
     def indicator(column: str) -> np.ndarray:  # posts x symptoms, 1 = any pair is 1
         wide = flags.pivot_table(index="post_id", columns="symptom", values=column, aggfunc="max")

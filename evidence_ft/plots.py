@@ -59,11 +59,24 @@ def curves(labels: np.ndarray, probs: np.ndarray, out: Path) -> list[Path]:
     return written
 
 
-def reliability(labels: np.ndarray, probs: np.ndarray, path: Path, n_bins: int = 10) -> Path:
-    """Reliability diagram: positive rate against mean P(evidence) in equal-width bins."""
+def reliability(
+    labels: np.ndarray,
+    probs: np.ndarray,
+    path: Path,
+    n_bins: int = 10,
+    before: np.ndarray | None = None,
+    temperature: float | None = None,
+) -> Path:
+    """Reliability diagram: positive rate against mean P(evidence) in equal-width bins; with
+    ``before`` (the probabilities before temperature scaling) both curves."""
     fig = _figure()
     ax = fig.subplots()
-    CalibrationDisplay.from_predictions(labels, probs, n_bins=n_bins, ax=ax, name="model")
+    if before is not None:
+        CalibrationDisplay.from_predictions(
+            labels, before, n_bins=n_bins, ax=ax, name="before temperature scaling"
+        )
+    name = "model" if before is None else f"calibrated (T = {temperature or 1.0:.3f})"
+    CalibrationDisplay.from_predictions(labels, probs, n_bins=n_bins, ax=ax, name=name)
     ax.set_title("reliability (calibration_curve, 10 equal-width bins)")
     fig.savefig(path, dpi=120)
     return path
@@ -139,7 +152,16 @@ def write_plots(frame: pd.DataFrame, report: dict[str, Any], out: Path) -> list[
     written = [confusion_matrices(report, out / "confusion_matrix.png")]
     if len(np.unique(labels)) == 2:
         written += curves(labels, probs, out)
-        written.append(reliability(labels, probs, out / "reliability.png"))
+        before = frame.get("uncalibrated_probability")
+        written.append(
+            reliability(
+                labels,
+                probs,
+                out / "reliability.png",
+                before=None if before is None else before.to_numpy(),
+                temperature=(report.get("calibration") or {}).get("temperature"),
+            )
+        )
     else:
         log.warning("plots: only one class in the split; no PR/ROC curves or reliability diagram")
     written.append(symptom_f1_bars(report, out / "per_symptom_f1.png"))

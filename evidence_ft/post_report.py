@@ -179,7 +179,8 @@ def render_html(
         '<table class="meta">',
         *(f"<tr><th>{_esc(k)}</th><td>{_esc(v)}</td></tr>" for k, v in meta.items()),
         "</table>\n<p>Highlighted: sentences with P(evidence) &ge; "
-        f"{threshold:.4f} for a criterion; the badges after each give the criterion and "
+        f"{threshold:.4f} for a criterion (or the criterion's own threshold, when the "
+        "model has them: see above); the badges after each give the criterion and "
         "probability (hover for the symptom). Legend: ",
         " ".join(f'<span class="b {cls[c]}">{_esc(c)}</span> {_esc(s)}' for c, s in criteria),
         '</p>\n<h2>Summary</h2>\n<table class="sum"><thead><tr><th>post</th>'

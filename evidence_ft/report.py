@@ -53,6 +53,11 @@ def _fmt(value: Any) -> str:
     return "-" if value is None else f"{value:.4f}"
 
 
+def _threshold(value: Any) -> str:
+    """A threshold in a table: the number, or "per symptom" for {symptom: t}."""
+    return "per symptom" if isinstance(value, dict) else _fmt(value)
+
+
 def _ci(figures: dict[str, Any] | None, key: str) -> str:
     """``figures[key]`` with its bootstrap interval when ``figures`` holds one (``key_ci_low``,
     ``key_ci_high``), else as ``_fmt``.
@@ -98,6 +103,56 @@ def metrics_table(metrics: dict[str, Any], prefixes: tuple[str, ...] = ("eval", 
     return aligned(rows)
 
 
+def decisions_table(metrics: dict[str, Any]) -> str:
+    """Test figures of each decision rule side by side: 0.5, the validation-chosen threshold,
+    the per-symptom thresholds (when chosen) and the constant predictor.
+
+    >>> print(decisions_table({"test_f1": 0.8, "test_at_threshold_f1": 0.9, "test_mcc": 0.4,
+    ...                        "decision_threshold": 0.7, "test_constant_f1": 0.85}))
+    test decisions        f1  macro_f1     mcc
+    threshold 0.5     0.8000         -  0.4000
+    threshold 0.7000  0.9000         -       -
+    constant          0.8500         -       0
+    """
+    rules = [
+        ("threshold 0.5", "test_"),
+        (f"threshold {metrics['decision_threshold']:.4f}", "test_at_threshold_"),
+    ]
+    if "test_at_symptom_thresholds_f1" in metrics:
+        rules.append(("per-symptom thresholds", "test_at_symptom_thresholds_"))
+    rows = [["test decisions", "f1", "macro_f1", "mcc"]]
+    rows += [[name, *(_ci(metrics, prefix + k) for k in ("f1", "macro_f1", "mcc"))]
+             for name, prefix in rules]  # fmt: skip
+    constant = [_ci(metrics, f"test_constant_{k}") for k in ("f1", "macro_f1")]
+    rows.append(["constant", *constant, "0"])
+    return aligned(rows)
+
+
+def calibration_line(metrics: dict[str, Any]) -> str:
+    """The temperature and the test ECE / Brier score before and after it.
+
+    >>> print(calibration_line({"temperature": 0.5, "eval_nll": 0.3, "eval_nll_uncalibrated": 0.4,
+    ...       "test_ece": 0.05, "test_ece_uncalibrated": 0.2, "test_brier": 0.1,
+    ...       "test_brier_uncalibrated": 0.15}).replace("; ", ";\\n"))
+    calibration: temperature 0.5000 (validation NLL 0.4000 -> 0.3000);
+    test ECE 0.2000 -> 0.0500, Brier 0.1500 -> 0.1000
+    """
+    t, after, before = (
+        metrics.get(k) for k in ("temperature", "eval_nll", "eval_nll_uncalibrated")
+    )
+    if after is None:
+        how = "calibration=none"
+    elif after == before:
+        how = "nothing to fit: validation has one class or separates the classes"
+    else:
+        how = f"validation NLL {before:.4f} -> {after:.4f}"
+    figures = ", ".join(
+        f"{label} {_ci(metrics, f'test_{key}_uncalibrated')} -> {_ci(metrics, f'test_{key}')}"
+        for label, key in (("ECE", "ece"), ("Brier", "brier"))
+    )
+    return f"calibration: temperature {t:.4f} ({how}); test {figures}"
+
+
 def print_train_summary(metrics: dict[str, Any], objects: dict[str, Any]) -> None:
     """Metrics of the best checkpoint, the constant baseline, and where everything went."""
     if not PartialState().is_main_process:
@@ -107,6 +162,10 @@ def print_train_summary(metrics: dict[str, Any], objects: dict[str, Any]) -> Non
     print(metrics_table(metrics))
     chosen = f"maximises validation {metrics.get('decision_threshold_metric', 'f1')}"
     print(f"decision threshold ({chosen}): {metrics['decision_threshold']:.4f}")
+    if "test_at_threshold_f1" in metrics:
+        print(decisions_table(metrics))
+    if metrics.get("temperature") is not None and "test_ece" in metrics:
+        print(calibration_line(metrics))
     print(
         f"constant 'evidence' predictor on test: f1 {_ci(metrics, 'test_constant_f1')}, "
         f"macro_f1 {_ci(metrics, 'test_constant_macro_f1')}"
@@ -172,22 +231,30 @@ def format_seed_summary(summary: GroupSummary) -> str:
 
 
 def format_eval_report(report: dict[str, Any]) -> str:
-    """``run_eval.py``'s terminal view of its report: pair-level, per-symptom and post-level."""
+    """``run_eval.py``'s terminal view of its report: pair-level, per-symptom and post-level
+    (a column per decision rule: 0.5, the threshold, and the per-symptom thresholds when the
+    model has them), and the calibration before and after the temperature."""
     t = report["decision_threshold"]
     at_t = f"@{t:.4f}"
+    columns = {"@0.5": "at_0.5", at_t: "at_threshold"}
+    if "at_symptom_thresholds" in report["pair_level"]:
+        columns["@symptom"] = "at_symptom_thresholds"
+    keys = list(columns.values())
     pair = report["pair_level"]
-    rows = [["pair level", "@0.5", at_t]]
+    rows = [["pair level", *columns]]
     for m in ("accuracy", "precision", "recall", "f1", "macro_f1", "mcc", "specificity"):
-        rows.append([m, _ci(pair["at_0.5"], m), _ci(pair["at_threshold"], m)])
-    rows += [[m, _ci(pair, m), ""] for m in ("roc_auc", "pr_auc", "brier", "ece")]
+        rows.append([m, *(_ci(pair[k], m) for k in keys)])
+    rows += [
+        [m, _ci(pair, m), *[""] * (len(keys) - 1)] for m in ("roc_auc", "pr_auc", "brier", "ece")
+    ]
     for name, i, j in (("TN", 0, 0), ("FP", 0, 1), ("FN", 1, 0), ("TP", 1, 1)):
-        rows.append(
-            [name, *(str(pair[k]["confusion_matrix"][i][j]) for k in ("at_0.5", "at_threshold"))]
-        )
+        rows.append([name, *(str(pair[k]["confusion_matrix"][i][j]) for k in keys)])
     # "-": undefined (no positive pair, nothing predicted positive), never a fake 0
+    own = report.get("symptom_thresholds")
     sym = [
         ["per symptom", "pairs", "pos", "f1@0.5", f"f1{at_t}", "prec", "recall", "spec", "mcc"]
         + ["roc_auc"]
+        + (["threshold", "f1@symptom"] if own else [])
     ]
     for name, r in report["per_symptom"].items():
         tuned = r["at_threshold"] or {}
@@ -196,17 +263,27 @@ def format_eval_report(report: dict[str, Any]) -> str:
             [name, str(r["support"]), str(r["positives"]), _ci(base, "f1")]
             + [_ci(tuned, k) for k in ("f1", "precision", "recall", "specificity", "mcc")]
             + [_ci(r, "roc_auc")]
+            + ([_fmt(own.get(name)), _ci(r.get("at_symptom_thresholds"), "f1")] if own else [])
         )
     post = report["annotated_post_level"]
-    posts = [["annotated posts", "posts", "f1@0.5", f"f1{at_t}"]]
+    posts = [["annotated posts", "posts", *(f"f1{c}" for c in columns)]]
     for name in SYMPTOMS:
-        a, b = post["at_0.5"]["per_symptom"][name], post["at_threshold"]["per_symptom"][name]
-        posts.append([name, str(a["support"]), _ci(a, "f1"), _ci(b, "f1")])
+        cells = [post[k]["per_symptom"][name] for k in keys]
+        posts.append([name, str(cells[0]["support"]), *(_ci(c, "f1") for c in cells)])
     for m in ("micro_f1", "macro_f1"):
-        posts.append([m, "", _ci(post["at_0.5"], m), _ci(post["at_threshold"], m)])
-    tables = "\n\n".join(aligned(r) for r in (rows, sym, posts))
+        posts.append([m, "", *(_ci(post[k], m) for k in keys)])
+    tables = [rows, sym, posts]
+    calibration = report.get("calibration")
+    if calibration:
+        head = f"calibration (T = {calibration['temperature']:.4f})"
+        tables.append(
+            [[head, "before", "after"]]
+            + [[m, _ci(calibration, f"{m}_uncalibrated"), _ci(calibration, m)]
+               for m in ("brier", "ece")]  # fmt: skip
+        )
+    text = "\n\n".join(aligned(r) for r in tables)
     note = interval_note(report.get("intervals"))
-    return tables + ("\n" + note if note else "")
+    return text + ("\n" + note if note else "")
 
 
 # ---------------------------------------------------------------------------- prediction
@@ -223,6 +300,7 @@ def format_predict_summary(summary: dict[str, Any], out: Path, files: Sequence[s
         f"{summary['seconds']:.1f} s; {summary['posts_with_evidence']} posts with evidence, "
         f"{summary['evidence_pairs']} evidence pairs at threshold "
         f"{summary['decision_threshold']:.4f}"
+        + (" (or the criterion's own)" if summary.get("criterion_thresholds") else "")
     )
     if summary["empty_posts_skipped"]:
         head += f"; {summary['empty_posts_skipped']} empty post(s) skipped"
@@ -278,7 +356,11 @@ def format_all_sentence_report(report: dict[str, Any]) -> str:
         s = scorers[name]
         ranking.append([name, *(_ci(s["retrieval"], k) for k in RETRIEVAL_SHOWN.values())])
         deciding.append(
-            [name, _fmt(s["threshold"]), *(_ci(s["sentence"], k) for k in SENTENCE_SHOWN.values())]
+            [
+                name,
+                _threshold(s["threshold"]),
+                *(_ci(s["sentence"], k) for k in SENTENCE_SHOWN.values()),
+            ]
         )
     lexical = scorers["lexical"]
     notes = (

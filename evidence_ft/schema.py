@@ -329,6 +329,26 @@ class TrainConfig:
     )
     cv: Any = field(default_factory=CvConfig)
     ci: Any = field(default_factory=CiConfig)
+    calibration: Any = option(
+        "temperature",
+        "temperature: fit one temperature on the validation pairs (lowest NLL) so P(evidence) "
+        "is calibrated; the threshold is then chosen on the calibrated probabilities and the "
+        "saved model holds T in its head | none: the model's own probabilities.",
+        choices=("temperature", "none"),
+    )
+    threshold: Any = option(
+        "global",
+        "global: one decision threshold, chosen on validation | per_symptom: also one per "
+        "symptom, chosen on its validation pairs (stored in config.json; run_eval.py, "
+        "run_predict.py and the MLflow model apply them, transformers.pipeline the global one).",
+        choices=("global", "per_symptom"),
+    )
+    threshold_min_positives: Any = int_option(
+        10,
+        "threshold=per_symptom: a symptom with fewer validation positives than this keeps the "
+        "global threshold.",
+        1,
+    )
     early_stopping_patience: Any = int_option(
         3,
         "Stop when the validation training.metric_for_best_model has not improved for this "

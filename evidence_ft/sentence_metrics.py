@@ -18,7 +18,7 @@ constant predictor gets the figure of a random ranking, never a perfect one.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -37,7 +37,13 @@ from sklearn.metrics.pairwise import cosine_similarity
 from evidence_ft import bootstrap
 from evidence_ft.bootstrap import Resampler
 from evidence_ft.data.schema import SYMPTOM_TO_CRITERION, SYMPTOMS
-from evidence_ft.metrics import choose_threshold, scored_metrics, undefined_as_none
+from evidence_ft.metrics import (
+    Threshold,
+    choose_threshold,
+    row_thresholds,
+    scored_metrics,
+    undefined_as_none,
+)
 
 FRAME_COLUMNS = ("post_id", "sentence_index", "sentence", "criterion_id", "symptom", "label")
 GROUP = ["post_id", "criterion_id"]  # one ranking: the sentences of a post for one criterion
@@ -186,11 +192,11 @@ def retrieval_metrics(frame: pd.DataFrame, rs: Resampler | None = None) -> dict[
 
 
 def sentence_metrics(
-    frame: pd.DataFrame, threshold: float, rs: Resampler | None = None
+    frame: pd.DataFrame, threshold: Threshold, rs: Resampler | None = None
 ) -> dict[str, Any]:
-    """Over all rows: precision, recall, F1, MCC of ``probability >= threshold``, PR-AUC and
-    ROC-AUC; a metric that is 0/0 (no evidence, nothing predicted, one class) is None. With
-    ``rs``, each has its bootstrap interval.
+    """Over all rows: precision, recall, F1, MCC of ``probability >= threshold`` (one, or one
+    per symptom), PR-AUC and ROC-AUC; a metric that is 0/0 (no evidence, nothing predicted,
+    one class) is None. With ``rs``, each has its bootstrap interval.
 
     >>> f = pd.DataFrame({"label": [0, 0, 1, 1], "probability": [0.1, 0.6, 0.4, 0.9]})
     >>> m = sentence_metrics(f, 0.5)
@@ -198,7 +204,8 @@ def sentence_metrics(
     (4, 2, 2, 0.5, 0.8333)
     """
     labels, probabilities = frame["label"].to_numpy(), frame["probability"].to_numpy()
-    scored = undefined_as_none(scored_metrics(labels, probabilities, threshold))
+    cut = row_thresholds(frame, threshold)
+    scored = undefined_as_none(scored_metrics(labels, probabilities, cut))
     both = len(np.unique(labels)) == 2  # the AUCs are undefined with one class
     # Not metrics.ranking_metrics: its Brier score and ECE mean nothing for a cosine score,
     # and they doubled the time of the 44 calls a report makes.
@@ -207,19 +214,19 @@ def sentence_metrics(
     out = {
         "pairs": len(frame),
         "positives": int(labels.sum()),
-        "predicted": int((probabilities >= threshold).sum()),
+        "predicted": int((probabilities >= cut).sum()),
         **{k: scored[k] for k in ("precision", "recall", "f1", "mcc")},
         "pr_auc": None if pr_auc is None else round(float(pr_auc), 4),
         "roc_auc": None if roc_auc is None else round(float(roc_auc), 4),
     }
     if rs is not None:
         codes = rs.codes(frame["post_id"].astype(str).to_numpy())
-        bootstrap.scored_intervals(out, rs, codes, labels, probabilities, threshold, aucs=True)
+        bootstrap.scored_intervals(out, rs, codes, labels, probabilities, cut, aucs=True)
     return out
 
 
 def per_criterion_metrics(
-    frame: pd.DataFrame, threshold: float, rs: Resampler | None = None
+    frame: pd.DataFrame, threshold: Threshold, rs: Resampler | None = None
 ) -> dict[str, dict[str, Any]]:
     """Retrieval and sentence-level figures per symptom present in ``frame`` (dataset order),
     with bootstrap intervals when ``rs`` is given."""
@@ -258,7 +265,10 @@ def post_indicators(
 
 
 def post_protocol_metrics(
-    frame: pd.DataFrame, threshold: float, post_ids: Sequence[Any], rs: Resampler | None = None
+    frame: pd.DataFrame,
+    threshold: Threshold,
+    post_ids: Sequence[Any],
+    rs: Resampler | None = None,
 ) -> dict[str, Any]:
     """The ReDSM5 authors' post-level protocol over every post in ``post_ids``.
 
@@ -274,7 +284,8 @@ def post_protocol_metrics(
         raise ValueError(
             f"{len(stray)} post(s) of the frame are not in post_ids, e.g. {min(stray)}"
         )
-    scored = frame.assign(predicted=(frame["probability"] >= threshold).astype(int))
+    cut = row_thresholds(frame, threshold)
+    scored = frame.assign(predicted=(frame["probability"] >= cut).astype(int))
     truth = post_indicators(scored, posts, "label")
     predicted = post_indicators(scored, posts, "predicted")
     out: dict[str, Any] = {"posts": len(posts), "zero_division": 0}
@@ -347,12 +358,23 @@ def lexical_scores(frame: pd.DataFrame, criteria: dict[str, str]) -> np.ndarray:
 # ---------------------------------------------------------------------------- driver
 
 
+def rounded_threshold(threshold: Threshold) -> Any:
+    """A threshold as a report records it: a number, or {symptom: number}.
+
+    >>> rounded_threshold(0.123456), rounded_threshold({"FATIGUE": 0.4444444})
+    (0.1235, {'FATIGUE': 0.4444})
+    """
+    if isinstance(threshold, Mapping):
+        return {s: round(float(t), 4) for s, t in threshold.items()}
+    return round(float(threshold), 4)
+
+
 def scorer_report(
-    frame: pd.DataFrame, threshold: float, rs: Resampler | None = None
+    frame: pd.DataFrame, threshold: Threshold, rs: Resampler | None = None
 ) -> dict[str, Any]:
     """Retrieval, sentence-level and per-criterion figures of one scorer (``probability``)."""
     return {
-        "threshold": round(float(threshold), 4),
+        "threshold": rounded_threshold(threshold),
         "retrieval": retrieval_metrics(frame, rs),
         "sentence": sentence_metrics(frame, threshold, rs),
         "per_criterion": per_criterion_metrics(frame, threshold, rs),
@@ -361,7 +383,7 @@ def scorer_report(
 
 def all_sentence_report(
     frame: pd.DataFrame,
-    threshold: float,
+    threshold: Threshold,
     criteria: dict[str, str],
     post_ids: Sequence[Any],
     seed: int = 0,
@@ -384,7 +406,7 @@ def all_sentence_report(
     ).reset_index(drop=True)
     lexical = lexical_scores(frame, criteria)
     lexical_threshold = choose_threshold(frame["label"], lexical)
-    scorers: dict[str, tuple[np.ndarray, float, dict[str, Any]]] = {
+    scorers: dict[str, tuple[np.ndarray, Threshold, dict[str, Any]]] = {
         "model": (frame["probability"].to_numpy(), threshold, {}),
         "constant": (constant_scores(frame), BASELINE_THRESHOLD, {}),
         "random": (random_scores(frame, seed), BASELINE_THRESHOLD, {"seed": seed}),
@@ -397,7 +419,7 @@ def all_sentence_report(
         protocol[name] = post_protocol_metrics(scored, t, post_ids, rs)
     intervals = {"intervals": bootstrap.method(rs)} if rs is not None else {}
     return {
-        "threshold": round(float(threshold), 4),
+        "threshold": rounded_threshold(threshold),
         "pairs": len(frame),
         "posts": len(dict.fromkeys(post_ids)),
         "posts_with_rows": int(frame["post_id"].nunique()),

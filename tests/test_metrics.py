@@ -112,9 +112,42 @@ def test_evaluate_best_chooses_the_threshold_by_the_selection_metric_and_records
     metric, threshold
 ):
     trainer, prepared = fake_run(metric)
-    metrics, frame = evaluate_best(trainer, prepared)  # type: ignore[arg-type]
+    metrics, frame = evaluate_best(trainer, prepared, calibration="none")  # type: ignore[arg-type]
     assert metrics["decision_threshold"] == threshold  # the doctest's hand-checked cuts
+    assert metrics["temperature"] == 1.0
     assert metrics["decision_threshold_metric"] == metric
     assert "eval_pr_auc" in metrics and len(frame) == 4
     logged = best_metrics(metrics)  # what MLflow gets as metrics: numbers only
     assert "decision_threshold_metric" not in logged and logged["decision_threshold"] == threshold
+
+
+def test_evaluate_best_calibrates_then_chooses_the_threshold_on_calibrated_probabilities():
+    trainer, prepared = fake_run("f1")
+    raw, _ = evaluate_best(trainer, prepared, calibration="none")  # type: ignore[arg-type]
+    metrics, frame = evaluate_best(trainer, prepared)  # type: ignore[arg-type]
+    t = metrics["temperature"]
+    assert t != 1.0 and metrics["eval_nll"] < metrics["eval_nll_uncalibrated"]
+    # the same decisions on validation, so the same validation figures at the threshold
+    assert metrics["decision_threshold"] != raw["decision_threshold"]
+    for key in ("eval_at_threshold_f1", "eval_at_threshold_mcc", "test_f1", "test_pr_auc"):
+        assert metrics[key] == raw[key]
+    for split in ("eval", "test"):
+        assert metrics[f"{split}_ece_uncalibrated"] == raw[f"{split}_ece"]
+    # the test frame holds both probabilities
+    np.testing.assert_allclose(frame["uncalibrated_probability"], [0.2, 0.35, 0.55, 0.95])
+    gap = np.log(frame["uncalibrated_probability"] / (1 - frame["uncalibrated_probability"]))
+    np.testing.assert_allclose(frame["probability"], 1 / (1 + np.exp(-gap / t)))
+
+
+def test_evaluate_best_scores_per_symptom_thresholds_beside_the_global_one():
+    trainer, prepared = fake_run("f1")
+    metrics, _ = evaluate_best(  # type: ignore[arg-type]
+        trainer, prepared, calibration="none", threshold="per_symptom", min_positives=2
+    )
+    rows = metrics["symptom_thresholds"]
+    assert rows["FATIGUE"] == {"threshold": 0.2, "own": True, "positives": 3}
+    assert rows["SLEEP_ISSUES"] == {"threshold": 0.2, "own": False, "positives": 0}
+    # one symptom only: its own threshold is the global one, so the figures agree
+    for key in ("f1", "mcc", "precision"):
+        assert metrics[f"test_at_symptom_thresholds_{key}"] == metrics[f"test_at_threshold_{key}"]
+    assert "test_at_symptom_thresholds_f1" not in evaluate_best(trainer, prepared)[0]  # type: ignore[arg-type]

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from sklearn.metrics import roc_auc_score
 from transformers import (
     AutoModelForSequenceClassification,
     RobertaConfig,
@@ -31,16 +32,21 @@ from transformers import (
 )
 
 from evidence_ft import data, tracking
+from evidence_ft.calibration import calibrated
 from evidence_ft.checkpoints import resolve_checkpoint
 from evidence_ft.config import load_config
 from evidence_ft.errors import UserError
+from evidence_ft.inference import load_predictor, predict, score_pairs
 from evidence_ft.jobs.evaluate import evaluate, select_split
 from evidence_ft.jobs.train import train
 from evidence_ft.serving import (
     EVIDENCE,
     OFFSET_KEY,
+    TEMPERATURE_KEY,
+    evidence_gap,
     evidence_probability,
     output_layer,
+    sigmoid,
     threshold_in_head,
 )
 
@@ -142,6 +148,7 @@ def trained(tmp_path_factory, tiny_bert):
             "threshold": report["decision_threshold"],
             "inputs": pd.DataFrame({"text": chosen["criterion"], "text_pair": chosen["sentence"]}),
             "probability": frame["probability"].to_numpy(),
+            "frame_labels": frame["label"].to_numpy(),
             "decision": frame["probability"].to_numpy() >= report["decision_threshold"],
             **objects,
         }
@@ -240,6 +247,36 @@ def test_served_registered_model_decides_like_run_eval(trained):
 
 
 @pytest.mark.integration
+def test_every_loader_gets_the_calibrated_probability(trained):
+    """The temperature fitted at training is in the saved head: run_eval.py's probabilities
+    (which the pipeline, pyfunc and served model match above) and run_predict.py's are the
+    calibrated ones, and the ranking is the uncalibrated one's."""
+    metrics = trained["metrics"]
+    t = metrics["temperature"]
+    assert t != 1.0 and metrics["eval_nll"] < metrics["eval_nll_uncalibrated"]
+    config = json.loads((trained["run_dir"] / "model" / "config.json").read_text())
+    assert config[TEMPERATURE_KEY] == t
+    predictor = load_predictor(str(trained["run_dir"] / "model"))
+    inputs = trained["inputs"]
+    ours = score_pairs(predictor, inputs["text"].tolist(), inputs["text_pair"].tolist(), 16)
+    np.testing.assert_allclose(ours, trained["probability"], atol=1e-5)
+    # what the model in memory gives (no temperature), divided by T, is what they all give
+    model = trained["trainer"].model.eval()
+    batch = predictor.tokenizer(
+        inputs["text"].tolist(), inputs["text_pair"].tolist(), truncation="only_second",
+        padding=True, return_tensors="pt",
+    )  # fmt: skip
+    with torch.no_grad():
+        raw = evidence_gap(model(**batch.to(model.device)).logits.float().cpu().numpy())
+    np.testing.assert_allclose(calibrated(raw, t), trained["probability"], atol=1e-5)
+    assert not np.allclose(sigmoid(raw), trained["probability"], atol=1e-3)
+    labels = trained["frame_labels"]
+    assert roc_auc_score(labels, sigmoid(raw)) == pytest.approx(
+        roc_auc_score(labels, trained["probability"]), abs=1e-9
+    )
+
+
+@pytest.mark.integration
 def test_saved_model_names_its_training_run(trained):
     config = json.loads((trained["run_dir"] / "model" / "config.json").read_text())
     assert config["mlflow_run_id"] == trained["run_id"]
@@ -292,3 +329,60 @@ def test_logged_model_resolves_to_its_hugging_face_folder(tiny_bert, tmp_path):
             assert (ckpt.model_dir / "config.json").is_file()
             assert (ckpt.tokenizer_dir / "tokenizer.json").is_file()
             assert ckpt.run_id == run.info.run_id
+
+
+# ---------------------------------------------------------------------------- per symptom
+
+
+@pytest.mark.integration
+def test_per_symptom_thresholds_reach_every_loader_but_the_pipeline(tiny_bert, tmp_path):
+    """threshold=per_symptom: chosen at training, stored in config.json, applied by run_eval.py,
+    run_predict.py and the pyfunc; reported beside the global threshold."""
+    with pytest.MonkeyPatch.context() as mp:
+        keep_mlflow_env(mp)
+        mp.chdir(tmp_path)
+        overrides = tiny_sample_run(
+            tiny_bert, tmp_path, "training.num_train_epochs=2", "training.learning_rate=1e-3",
+            "threshold=per_symptom", "threshold_min_positives=2", f"output_dir={tmp_path}/run",
+        )  # fmt: skip
+        metrics, objects = train(load_config(overrides))
+        uri = f"sqlite:///{tmp_path}/mlflow.db"
+        checkpoint = f"checkpoint={tmp_path}/run/model"
+        report, evaluated = evaluate(
+            load_config([f"tracking.uri={uri}", checkpoint, "log=false"], "eval")
+        )
+    rows = metrics["symptom_thresholds"]
+    own = {s: r["threshold"] for s, r in rows.items()}
+    assert any(r["own"] for r in rows.values())
+    assert {r["threshold"] for r in rows.values() if not r["own"]} <= {
+        metrics["decision_threshold"]
+    }
+    config = json.loads((tmp_path / "run" / "model" / "config.json").read_text())
+    saved = config["evidence_criterion_thresholds"]
+    by_criterion = {data.CRITERION_TO_SYMPTOM[c]: t for c, t in saved.items()}
+    assert by_criterion == pytest.approx(own)
+    # run_eval.py: the training run's figure at the per-symptom thresholds, beside the global
+    pair = report["pair_level"]
+    assert pair["at_symptom_thresholds"]["f1"] == metrics["test_at_symptom_thresholds_f1"]
+    assert pair["at_threshold"]["f1"] == metrics["test_at_threshold_f1"]
+    assert report["symptom_thresholds"] == pytest.approx(own)
+    # the pyfunc decides each pair at its symptom's threshold
+    frame = evaluated["frame"]
+    pairs, _ = data.load_pairs(load_config(["data=sample"]).data)
+    keys = ["post_id", "sentence_id", "symptom"]
+    texts = frame[keys].merge(pairs, on=keys, how="left", validate="one_to_one")
+    mlflow.set_tracking_uri(uri)
+    pyfunc = mlflow.pyfunc.load_model(f"runs:/{objects['run_id']}/model")
+    inputs = {"text": texts["criterion"].to_numpy(), "text_pair": texts["sentence"].to_numpy()}
+    out = pyfunc.predict(pd.DataFrame(inputs))
+    cut = frame["symptom"].map(own).to_numpy()
+    np.testing.assert_allclose(out["probability"], frame["probability"], atol=1e-5)
+    clear = np.abs(frame["probability"].to_numpy() - cut) > 1e-5
+    assert (_labels_evidence(out["label"]) == (frame["probability"].to_numpy() >= cut))[clear].all()
+    # run_predict.py's decisions follow the criterion's threshold
+    predictor = load_predictor(str(tmp_path / "run" / "model"))
+    predicted = predict(
+        predictor, pd.DataFrame({"post_id": ["p"], "text": [INSOMNIA + " " + PIZZA]})
+    )
+    cuts = predicted["symptom"].map(own)
+    assert (predicted["decision"] == (predicted["probability"] >= cuts)).all()

@@ -101,6 +101,11 @@ def all_sentence_section(
         pairs = pairs[pairs["symptom"] != "SPECIAL_CASE"]
     frame, stats = score_all_sentences(predictor, posts, pairs, criteria, batch_size)
     section = all_sentence_report(
-        frame, predictor.threshold, criteria, posts["post_id"].tolist(), seed=seed, rs=rs
+        frame,
+        predictor.symptom_thresholds(),
+        criteria,
+        posts["post_id"].tolist(),
+        seed=seed,
+        rs=rs,
     )
     return {"matching": stats, **section}, frame

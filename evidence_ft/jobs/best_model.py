@@ -19,9 +19,18 @@ from omegaconf import DictConfig
 
 from evidence_ft import bootstrap, data, plots, serving, tracking
 from evidence_ft.bootstrap import Resampler
+from evidence_ft.calibration import calibrated, fit_temperature
 from evidence_ft.card import model_card
 from evidence_ft.jobs.evaluate import build_report, interval_resampler
-from evidence_ft.metrics import binary_metrics, choose_threshold, positive_probability
+from evidence_ft.metrics import (
+    Threshold,
+    binary_metrics,
+    choose_symptom_thresholds,
+    choose_threshold,
+    ranking_metrics,
+    row_thresholds,
+)
+from evidence_ft.serving import sigmoid
 from evidence_ft.trainer import FocalLossTrainer
 
 if TYPE_CHECKING:
@@ -33,59 +42,122 @@ log = logging.getLogger(__name__)
 EXAMPLE_SENTENCE = "I have barely slept for weeks and wake up at 4 am every night."
 
 
+def decision_options(cfg: DictConfig) -> dict[str, Any]:
+    """``evaluate_best``'s keywords from a run's config: ``calibration``, ``threshold``,
+    ``threshold_min_positives`` (older run folders' configs lack them: the defaults)."""
+    options = {"calibration": "calibration", "threshold": "threshold"}
+    options["min_positives"] = "threshold_min_positives"
+    return {arg: cfg[key] for arg, key in options.items() if cfg.get(key) is not None}
+
+
 def evaluate_best(
-    trainer: FocalLossTrainer, prepared: PreparedData, ci: DictConfig | None = None
+    trainer: FocalLossTrainer,
+    prepared: PreparedData,
+    ci: DictConfig | None = None,
+    calibration: str = "temperature",
+    threshold: str = "global",
+    min_positives: int = 10,
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Validation and test metrics of the loaded best model, at 0.5 and at the threshold.
 
-    The threshold maximises ``training.metric_for_best_model`` (recorded as
-    ``decision_threshold_metric``) on validation only; test metrics never feed back into it.
+    ``calibration=temperature`` first fits a temperature T on the validation pairs
+    (``calibration.fit_temperature``; recorded as ``temperature``) and every probability below
+    is the calibrated one; ``eval_/test_ece`` and ``_brier`` are recorded before
+    (``_uncalibrated``) and after. The threshold maximises ``training.metric_for_best_model``
+    (recorded as ``decision_threshold_metric``) on validation only; test metrics never feed
+    back into it. ``threshold=per_symptom`` also chooses one per symptom on its validation
+    pairs (the global one where it has fewer than ``min_positives`` positives), recorded as
+    ``symptom_thresholds`` and scored as ``*_at_symptom_thresholds_*`` beside the global ones.
     Also returns the test pairs with their P(evidence), for the run's evaluation plots. With
     ``ci`` (``ci.resamples`` > 0) every test figure gets its bootstrap interval over the test
     posts: ``test_f1_ci_low``, ``test_f1_ci_high`` (``_ci_undefined``: resamples without it).
     """
     metrics: dict[str, Any] = {}
-    probs = {}
+    frames = {}
     for split, prefix in (("validation", "eval"), ("test", "test")):
         out = trainer.predict(prepared.datasets[split], metric_key_prefix=prefix)
         metrics |= {k: v for k, v in (out.metrics or {}).items() if isinstance(v, (int, float))}
-        probs[split] = (positive_probability(out.predictions), np.asarray(out.label_ids))
+        dataset = prepared.datasets[split]
+        frames[split] = pd.DataFrame(
+            {c: dataset[c] for c in ("post_id", "sentence_id", "symptom")}
+        ).assign(label=np.asarray(out.label_ids), gap=serving.evidence_gap(out.predictions))
+    validation, test = frames["validation"], frames["test"]
+    temperature = 1.0
+    if calibration == "temperature":
+        fit = fit_temperature(validation["label"], validation["gap"])
+        temperature = fit.value
+        metrics |= fit.as_metrics()
+        log.info(
+            "calibration: temperature %.4f on %d validation pairs (NLL %.4f -> %.4f)%s",
+            fit.value,
+            fit.pairs,
+            fit.nll_before,
+            fit.nll_after,
+            "; validation separates the classes, so T = 1 is kept" if fit.separable
+            else "; the fit ended on its bound" if fit.at_bound else "",
+        )  # fmt: skip
+    metrics["temperature"] = temperature
+    for split, prefix in (("validation", "eval"), ("test", "test")):
+        frame = frames[split]
+        frame["probability"] = calibrated(frame["gap"], temperature)
+        raw = ranking_metrics(frame["label"], sigmoid(frame["gap"]))
+        now = ranking_metrics(frame["label"], frame["probability"])
+        for name in ("brier", "ece"):
+            metrics[f"{prefix}_{name}_uncalibrated"] = raw[name]
+            metrics[f"{prefix}_{name}"] = now[name]
     metric = trainer.args.metric_for_best_model
     assert metric is not None  # config.check_training_keys requires one of SELECTION_METRICS
-    threshold = choose_threshold(probs["validation"][1], probs["validation"][0], metric)
-    metrics["decision_threshold"] = threshold
+    chosen = choose_threshold(validation["label"], validation["probability"], metric)
+    metrics["decision_threshold"] = chosen
     metrics["decision_threshold_metric"] = metric
-    log.info("decision threshold %.4f: maximises validation %s", threshold, metric)
+    log.info("decision threshold %.4f: maximises validation %s", chosen, metric)
+    cuts: dict[str, Threshold] = {"at_threshold_": chosen}
+    if threshold == "per_symptom":
+        own = choose_symptom_thresholds(validation, chosen, metric, data.SYMPTOMS, min_positives)
+        metrics["symptom_thresholds"] = own
+        cuts["at_symptom_thresholds_"] = {s: row["threshold"] for s, row in own.items()}
+        log.info(
+            "per-symptom thresholds: %s",
+            ", ".join(f"{s} {r['threshold']:.4f}{'' if r['own'] else ' (global)'}"
+                      for s, r in own.items()),
+        )  # fmt: skip
     for split, prefix in (("validation", "eval"), ("test", "test")):
-        p, labels = probs[split]
-        tuned = binary_metrics(labels, (p >= threshold).astype(int))
-        metrics |= {f"{prefix}_at_threshold_{k}": v for k, v in tuned.items()}
-    test_labels = probs["test"][1]
-    constant = binary_metrics(test_labels, [1] * len(test_labels))
+        frame = frames[split]
+        for name, cut in cuts.items():
+            predicted = (frame["probability"] >= row_thresholds(frame, cut)).astype(int)
+            tuned = binary_metrics(frame["label"], predicted)
+            metrics |= {f"{prefix}_{name}{k}": v for k, v in tuned.items()}
+    constant = binary_metrics(test["label"], [1] * len(test))
     metrics["test_constant_f1"] = constant["f1"]
     metrics["test_constant_macro_f1"] = constant["macro_f1"]
-    test = prepared.datasets["test"]
-    frame = pd.DataFrame(
-        {c: test[c] for c in ("post_id", "sentence_id", "symptom", "label")}
-    ).assign(probability=probs["test"][0])
-    rs = interval_resampler(frame["post_id"], ci)
+    test = test.drop(columns="gap").assign(uncalibrated_probability=sigmoid(test["gap"]))
+    rs = interval_resampler(test["post_id"], ci)
     if rs is not None:
-        add_test_intervals(metrics, frame, threshold, rs)
-    return metrics, frame
+        add_test_intervals(metrics, test, cuts, rs)
+    return metrics, test
 
 
 def add_test_intervals(
-    metrics: dict[str, Any], frame: pd.DataFrame, threshold: float, rs: Resampler
+    metrics: dict[str, Any], frame: pd.DataFrame, cuts: dict[str, Threshold], rs: Resampler
 ) -> None:
     """Add the bootstrap intervals of the ``test_*`` figures of ``evaluate_best`` (in place):
-    at 0.5, at the decision threshold, the constant predictor's, and PR-AUC; ``intervals``
-    says how they were made."""
+    at 0.5, at each of ``cuts`` ({"at_threshold_": t, ...}), the constant predictor's, PR-AUC,
+    and the Brier score and ECE before and after calibration; ``intervals`` says how they were
+    made."""
     labels, probs = frame["label"].to_numpy(), frame["probability"].to_numpy()
     codes = rs.codes(frame["post_id"].astype(str).to_numpy())
+    raw = bootstrap.calibration_samples(rs, labels, frame["uncalibrated_probability"], codes)
     parts = {
         "test_": bootstrap.confusion_samples(rs, labels, probs, 0.5, codes)
-        | bootstrap.auc_samples(rs, labels, probs, codes),
-        "test_at_threshold_": bootstrap.confusion_samples(rs, labels, probs, threshold, codes),
+        | bootstrap.auc_samples(rs, labels, probs, codes)
+        | bootstrap.calibration_samples(rs, labels, probs, codes)
+        | {f"{name}_uncalibrated": values for name, values in raw.items()},
+        **{
+            f"test_{name}": bootstrap.confusion_samples(
+                rs, labels, probs, row_thresholds(frame, cut), codes
+            )
+            for name, cut in cuts.items()
+        },
         "test_constant_": bootstrap.confusion_samples(rs, labels, np.ones(len(labels)), 1, codes),
     }
     for prefix, samples in parts.items():
@@ -93,6 +165,16 @@ def add_test_intervals(
         bootstrap.add_intervals(named, {k: samples[k] for k in named}, rs)
         metrics |= {prefix + k: v for k, v in named.items()}
     metrics["intervals"] = bootstrap.method(rs)
+
+
+def symptom_thresholds(metrics: dict[str, Any]) -> dict[str, float] | None:
+    """``{symptom: t}`` of a ``threshold=per_symptom`` run's metrics (None: one threshold).
+
+    >>> symptom_thresholds({"symptom_thresholds": {"FATIGUE": {"threshold": 0.4, "own": True}}})
+    {'FATIGUE': 0.4}
+    """
+    rows = metrics.get("symptom_thresholds")
+    return {s: row["threshold"] for s, row in rows.items()} if rows else None
 
 
 def best_metrics(metrics: dict[str, Any]) -> dict[str, float]:
@@ -112,14 +194,20 @@ def best_metrics(metrics: dict[str, Any]) -> dict[str, float]:
 def log_evaluation_plots(
     trainer: FocalLossTrainer,
     test_frame: pd.DataFrame,
-    threshold: float,
+    metrics: dict[str, Any],
     out: Path,
     ci: DictConfig | None = None,
 ) -> None:
-    """Learning curves and the test split's evaluation plots (error bars: ``ci``'s intervals),
-    in ``out/plots`` and on the run."""
+    """Learning curves and the test split's evaluation plots (error bars: ``ci``'s intervals;
+    the reliability diagram before and after calibration), in ``out/plots`` and on the run."""
     folder = out / "plots"
-    report = build_report(test_frame, threshold, ci)
+    report = build_report(
+        test_frame,
+        metrics["decision_threshold"],
+        ci,
+        symptom_thresholds(metrics),
+        metrics.get("temperature", 1.0),
+    )
     plots.write_plots(test_frame, report, folder)
     plots.learning_curves(trainer.state.log_history, folder / "learning_curves.png")
     mlflow.log_artifacts(str(folder), "plots")
@@ -133,11 +221,14 @@ def save_best(
     out: Path,
     run_id: str,
 ) -> str | None:
-    """Save the best model with its threshold, run id and card, log it, register it.
+    """Save the best model with its temperature, threshold(s), run id and card, log it,
+    register it.
 
-    The saved copy holds the threshold in its head (``serving.threshold_in_head``) so that
-    every loader's argmax decides as run_eval.py does; the model in memory stays as it was.
-    Returns the registered version (None when ``tracking.register`` leaves this run out).
+    The saved copy holds the temperature and the global threshold in its head
+    (``serving.threshold_in_head``) so that every loader gets the calibrated probability and
+    its argmax decides as run_eval.py does; per-symptom thresholds go to config.json
+    (``evidence_criterion_thresholds``). The model in memory stays as it was. Returns the
+    registered version (None when ``tracking.register`` leaves this run out).
     """
     model: Any = trainer.model
     threshold = metrics["decision_threshold"]
@@ -145,7 +236,11 @@ def save_best(
     model.config.mlflow_run_id = run_id
     setattr(model.config, serving.CRITERIA_KEY, data.criterion_texts(cfg.data))
     setattr(model.config, serving.MAX_LENGTH_KEY, int(cfg.data.max_length))
-    with serving.threshold_in_head(model, threshold):
+    own = symptom_thresholds(metrics)
+    if own:
+        by_criterion = {data.SYMPTOM_TO_CRITERION[s] or s: t for s, t in own.items()}
+        setattr(model.config, serving.CRITERION_THRESHOLDS_KEY, by_criterion)
+    with serving.threshold_in_head(model, threshold, metrics.get("temperature", 1.0)):
         trainer.save_model(str(out / "model"))
     card = model_card(
         cfg.model.name_or_path,
@@ -159,6 +254,8 @@ def save_best(
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
     # Per-epoch eval_* curves are MLflowCallback's; the best model's numbers get their own names.
     mlflow.log_metrics(best_metrics(metrics), step=trainer.state.global_step)
+    if own:
+        mlflow.log_metrics({f"symptom_threshold/{s}": t for s, t in own.items()})
     mlflow.log_param("decision_threshold_metric", metrics["decision_threshold_metric"])
     mlflow.log_artifact(str(out / "metrics.json"))
     example = pd.DataFrame(

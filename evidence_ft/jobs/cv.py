@@ -33,7 +33,7 @@ from transformers import EarlyStoppingCallback, set_seed
 from evidence_ft import data, tracking
 from evidence_ft.config import to_yaml
 from evidence_ft.errors import UserError
-from evidence_ft.jobs.best_model import best_metrics, evaluate_best
+from evidence_ft.jobs.best_model import best_metrics, decision_options, evaluate_best
 from evidence_ft.jobs.train import build_trainer, distributed_state, prepare_data
 from evidence_ft.modeling import load_tokenizer
 from evidence_ft.run_folder import run_dir
@@ -167,7 +167,7 @@ def _run_fold(
             mlflow.log_text(json.dumps(manifest, indent=2) + "\n", "split_manifest.json")
         trainer.train()
         trainer.remove_callback(EarlyStoppingCallback)
-        metrics, _ = evaluate_best(trainer, prepared)
+        metrics, _ = evaluate_best(trainer, prepared, **decision_options(cfg))
         if main:
             mlflow.log_metrics(best_metrics(metrics), step=trainer.state.global_step)
             (fold_out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", "utf-8")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -43,15 +44,27 @@ from evidence_ft.config import EVAL_SPLITS
 from evidence_ft.errors import UserError
 from evidence_ft.inference import predictor_from
 from evidence_ft.jobs.all_sentences import all_sentence_section, split_posts_of
-from evidence_ft.metrics import pair_metrics, per_symptom_metrics, post_level_metrics
+from evidence_ft.metrics import (
+    Threshold,
+    pair_metrics,
+    per_symptom_metrics,
+    post_level_metrics,
+    ranking_metrics,
+)
 from evidence_ft.report import format_all_sentence_report, format_eval_report
 from evidence_ft.run_folder import fresh_folder
-from evidence_ft.serving import evidence_probability
+from evidence_ft.serving import TEMPERATURE_KEY, criterion_thresholds, evidence_gap, sigmoid
 
 log = logging.getLogger(__name__)
 
 # The report's sections whose numbers are logged as MLflow metrics (<split>/<section>/...).
-METRIC_SECTIONS = ("pair_level", "per_symptom", "annotated_post_level", "all_sentences")
+METRIC_SECTIONS = (
+    "pair_level",
+    "per_symptom",
+    "annotated_post_level",
+    "calibration",
+    "all_sentences",
+)
 
 
 # ---------------------------------------------------------------------------- data
@@ -129,9 +142,15 @@ def select_split(
 def score_split(
     model: Any, tokenizer: Any, pairs: pd.DataFrame, max_length: int, batch_size: int
 ) -> Any:
-    """Raw P(evidence) per pair: the training tokenization and collator, ``Trainer.predict``.
+    """P(evidence) per pair (calibrated, for a model saved with a temperature)."""
+    return sigmoid(split_gaps(model, tokenizer, pairs, max_length, batch_size))
 
-    ``evidence_probability`` undoes the threshold a saved model holds in its head.
+
+def split_gaps(
+    model: Any, tokenizer: Any, pairs: pd.DataFrame, max_length: int, batch_size: int
+) -> Any:
+    """The evidence logit gap per pair: the training tokenization and collator,
+    ``Trainer.predict``; ``evidence_gap`` undoes the threshold a saved model holds in its head.
     """
     dsd = DatasetDict({"eval": Dataset.from_pandas(pairs, preserve_index=False)})
     encoded = data.tokenize(dsd, tokenizer, max_length)["eval"]
@@ -152,18 +171,29 @@ def score_split(
         out = trainer.predict(encoded)
     if not np.array_equal(np.asarray(out.label_ids), pairs["label"].to_numpy()):
         raise RuntimeError("Trainer.predict returned the pairs out of order")
-    return evidence_probability(out.predictions, model.config)
+    return evidence_gap(out.predictions, model.config)
 
 
 # ---------------------------------------------------------------------------- the report
 
 
 def build_report(
-    frame: pd.DataFrame, threshold: float, ci: DictConfig | None = None
+    frame: pd.DataFrame,
+    threshold: float,
+    ci: DictConfig | None = None,
+    symptom_thresholds: Mapping[str, float] | None = None,
+    temperature: float = 1.0,
 ) -> dict[str, Any]:
-    """Pair-level, per-symptom and post-level metrics at 0.5 and at the decision threshold,
-    with bootstrap intervals over the frame's posts unless ``ci.resamples`` is 0 (or no ci)."""
-    thresholds = {"at_0.5": 0.5, "at_threshold": threshold}
+    """Pair-level, per-symptom and post-level metrics at 0.5 and at the decision threshold
+    (and at the per-symptom thresholds, when given), with bootstrap intervals over the
+    frame's posts unless ``ci.resamples`` is 0 (or no ci).
+
+    A frame with an ``uncalibrated_probability`` column (P(evidence) before the model's
+    ``temperature``) adds a ``calibration`` section: Brier score and ECE before and after.
+    """
+    thresholds: dict[str, Threshold] = {"at_0.5": 0.5, "at_threshold": threshold}
+    if symptom_thresholds:
+        thresholds["at_symptom_thresholds"] = dict(symptom_thresholds)
     rs = interval_resampler(frame["post_id"], ci)
     report = {
         "decision_threshold": threshold,
@@ -178,9 +208,32 @@ def build_report(
             name: post_level_metrics(frame, t, data.SYMPTOMS, rs) for name, t in thresholds.items()
         },
     }
+    if symptom_thresholds:
+        report["symptom_thresholds"] = dict(symptom_thresholds)
+    if "uncalibrated_probability" in frame:
+        report["calibration"] = calibration_section(frame, temperature, rs)
     if rs is not None:
         report["intervals"] = bootstrap.method(rs)
     return report
+
+
+def calibration_section(
+    frame: pd.DataFrame, temperature: float, rs: Resampler | None
+) -> dict[str, Any]:
+    """Brier score and ECE of the frame's pairs before (``_uncalibrated``) and after the
+    temperature, with their intervals when ``rs`` is given."""
+    labels = frame["label"].to_numpy()
+    columns = {"": "probability", "_uncalibrated": "uncalibrated_probability"}
+    out: dict[str, Any] = {"temperature": temperature}
+    for suffix, column in columns.items():
+        figures = ranking_metrics(labels, frame[column])
+        named = {f"{k}{suffix}": figures[k] for k in ("brier", "ece")}
+        if rs is not None:
+            codes = rs.codes(frame["post_id"].astype(str).to_numpy())
+            samples = bootstrap.calibration_samples(rs, labels, frame[column], codes)
+            bootstrap.add_intervals(named, {f"{k}{suffix}": v for k, v in samples.items()}, rs)
+        out |= named
+    return out
 
 
 def interval_resampler(post_ids: Any, ci: DictConfig | None) -> Resampler | None:
@@ -240,6 +293,11 @@ def evaluate(
     source = ckpt.source
     run_id = training_run_id(ckpt, model)
     threshold = float(getattr(model.config, "decision_threshold", 0.5))
+    temperature = float(getattr(model.config, TEMPERATURE_KEY, None) or 1.0)
+    own_thresholds = {
+        data.CRITERION_TO_SYMPTOM.get(c, c): t
+        for c, t in criterion_thresholds(model.config).items()
+    }
     data_cfg = data_config(cfg, ckpt, list(overrides or []))
     corpus = data.load_corpus(data_cfg)
     manifest = ckpt.run_files.get("manifest")
@@ -256,6 +314,7 @@ def evaluate(
         "split": cfg.split,
         "data": {k: str(data_cfg[k]) for k in DATA_FILE_KEYS},
         "decision_threshold": threshold,
+        "temperature": temperature,
     }
     frames: dict[str, pd.DataFrame] = {}
 
@@ -267,9 +326,13 @@ def evaluate(
             chosen["post_id"].nunique(),
             len(chosen),
         )
-        probs = score_split(model, tokenizer, chosen, int(data_cfg.max_length), int(cfg.batch_size))
-        frame = chosen[["post_id", "sentence_id", "symptom", "label"]].assign(probability=probs)
-        report |= build_report(frame, threshold, cfg.ci)
+        gaps = split_gaps(model, tokenizer, chosen, int(data_cfg.max_length), int(cfg.batch_size))
+        frame = chosen[["post_id", "sentence_id", "symptom", "label"]].assign(
+            probability=sigmoid(gaps)
+        )
+        if temperature != 1.0:
+            frame["uncalibrated_probability"] = sigmoid(gaps * temperature)
+        report |= build_report(frame, threshold, cfg.ci, own_thresholds, temperature)
         frames["predictions.csv"] = frame
         _check_validation_f1(cfg, ckpt, report)
 

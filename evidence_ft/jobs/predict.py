@@ -182,9 +182,10 @@ def predict_posts(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     symptoms = [CRITERION_TO_SYMPTOM[c] for c in criteria]
     out = output_folder(cfg)
     log.info(
-        "predict: %s, threshold %.4f, %d criteria; writing to %s",
+        "predict: %s, threshold %.4f%s, %d criteria; writing to %s",
         predictor.source,
         predictor.threshold,
+        " (and one per criterion)" if predictor.criterion_thresholds else "",
         len(criteria),
         out,
     )
@@ -217,6 +218,10 @@ def predict_posts(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
             "training_run_id": predictor.run_id,
             "input": cfg.input if cfg.input else "text=",
             "decision_threshold": predictor.threshold,
+            # threshold=per_symptom models: each criterion decided at its own threshold
+            "criterion_thresholds": {
+                c: t for c, t in predictor.criterion_thresholds.items() if c in criteria
+            },
             "criteria": list(criteria),
             **tally.counts,
             "empty_posts_skipped": input_counts.get("empty_skipped", 0),
@@ -246,7 +251,13 @@ def write_report(folder: Path, summary: dict[str, Any], tally: Tally) -> None:
     profiles = [p for _, _, chunk in tally.shown for p in chunk]
     meta = {
         "checkpoint": summary["checkpoint"],
-        "decision threshold": f"{summary['decision_threshold']:.4f}",
+        "decision threshold": f"{summary['decision_threshold']:.4f}"
+        + (
+            "; per criterion: "
+            + ", ".join(f"{c} {t:.4f}" for c, t in summary["criterion_thresholds"].items())
+            if summary.get("criterion_thresholds")
+            else ""
+        ),
         "input": summary["input"],
         "posts": f"{len(posts)} shown of {summary['posts']}"
         + (

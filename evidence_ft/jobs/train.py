@@ -24,7 +24,12 @@ from transformers import DataCollatorWithPadding, EarlyStoppingCallback, set_see
 from evidence_ft import data, tracking
 from evidence_ft.config import to_yaml
 from evidence_ft.errors import UserError
-from evidence_ft.jobs.best_model import evaluate_best, log_evaluation_plots, save_best
+from evidence_ft.jobs.best_model import (
+    decision_options,
+    evaluate_best,
+    log_evaluation_plots,
+    save_best,
+)
 from evidence_ft.metrics import (
     compute_metrics,
 )
@@ -215,12 +220,13 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
                 log_hydra_record(out)
         trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
         trainer.remove_callback(EarlyStoppingCallback)  # it only watches the validation metric
-        metrics, test_frame = evaluate_best(trainer, prepared, cfg.get("ci"))
+        metrics, test_frame = evaluate_best(
+            trainer, prepared, cfg.get("ci"), **decision_options(cfg)
+        )
         registered = None
         if state.is_main_process:
             run_id = run.info.run_id  # type: ignore[union-attr]
-            threshold = metrics["decision_threshold"]
-            log_evaluation_plots(trainer, test_frame, threshold, out, cfg.get("ci"))
+            log_evaluation_plots(trainer, test_frame, metrics, out, cfg.get("ci"))
             registered = save_best(cfg, trainer, prepared, metrics, out, run_id)
     objects = {
         "trainer": trainer,

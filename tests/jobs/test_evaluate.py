@@ -196,8 +196,15 @@ def test_local_folder_reproduces_training_validation_f1(trained, tmp_path):
     assert report["training_run_id"] == trained["run_id"]
     assert objects["run_id"] is None  # log=false
 
+    # the temperature the run fitted: the same ECE and Brier score before and after it
+    calibration = report["calibration"]
+    assert calibration["temperature"] == metrics["temperature"] != 1.0
+    for name in ("ece", "brier", "ece_uncalibrated", "brier_uncalibrated"):
+        assert calibration[name] == pytest.approx(metrics[f"eval_{name}"], abs=2e-4), name
+
     csv = pd.read_csv(tmp_path / "predictions.csv")
-    assert list(csv.columns) == ["post_id", "sentence_id", "symptom", "label", "probability"]
+    columns = ["post_id", "sentence_id", "symptom", "label", "probability"]
+    assert list(csv.columns) == [*columns, "uncalibrated_probability"]
     assert len(csv) == report["pairs"]
     manifest = json.loads((run_dir / "split_manifest.json").read_text())
     assert set(csv["post_id"]) <= set(manifest["splits"]["validation"])

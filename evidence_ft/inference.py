@@ -77,10 +77,8 @@ class Predictor:
 
     def thresholds(self, criterion_ids: Any) -> np.ndarray:
         """The threshold each pair is decided at, from its criterion id."""
-        ids = pd.Series(np.asarray(criterion_ids))
-        own = ids.map(self.criterion_thresholds) if self.criterion_thresholds else None
-        cuts = own.fillna(self.threshold) if own is not None else ids.map(lambda _: self.threshold)
-        return cuts.to_numpy(np.float64)
+        own = pd.Series(np.asarray(criterion_ids), dtype=object).map(self.criterion_thresholds)
+        return own.fillna(self.threshold).to_numpy(np.float64)
 
 
 # ---------------------------------------------------------------------------- loading

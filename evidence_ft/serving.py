@@ -35,7 +35,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 EVIDENCE = "evidence"
 NO_EVIDENCE = "no_evidence"
-# config.json keys: the threshold on the raw P(evidence), and the logit shift the head holds.
+# config.json keys: the threshold on the calibrated P(evidence), and the logit shift in the head.
 THRESHOLD_KEY = "decision_threshold"
 OFFSET_KEY = "evidence_logit_offset"
 # config.json keys: the temperature folded into the head (1.0 = uncalibrated), and the

@@ -42,12 +42,18 @@ log = logging.getLogger(__name__)
 EXAMPLE_SENTENCE = "I have barely slept for weeks and wake up at 4 am every night."
 
 
+# evaluate_best's keyword -> the top-level config key that sets it.
+DECISION_KEYS = {
+    "calibration": "calibration",
+    "threshold": "threshold",
+    "min_positives": "threshold_min_positives",
+}
+
+
 def decision_options(cfg: DictConfig) -> dict[str, Any]:
-    """``evaluate_best``'s keywords from a run's config: ``calibration``, ``threshold``,
-    ``threshold_min_positives`` (older run folders' configs lack them: the defaults)."""
-    options = {"calibration": "calibration", "threshold": "threshold"}
-    options["min_positives"] = "threshold_min_positives"
-    return {arg: cfg[key] for arg, key in options.items() if cfg.get(key) is not None}
+    """``evaluate_best``'s keywords from a run's config (a key that older run folders'
+    configs lack keeps its default)."""
+    return {arg: cfg[key] for arg, key in DECISION_KEYS.items() if cfg.get(key) is not None}
 
 
 def evaluate_best(
@@ -81,30 +87,8 @@ def evaluate_best(
         frames[split] = pd.DataFrame(
             {c: dataset[c] for c in ("post_id", "sentence_id", "symptom")}
         ).assign(label=np.asarray(out.label_ids), gap=serving.evidence_gap(out.predictions))
+    metrics |= calibrate(frames, calibration)
     validation, test = frames["validation"], frames["test"]
-    temperature = 1.0
-    if calibration == "temperature":
-        fit = fit_temperature(validation["label"], validation["gap"])
-        temperature = fit.value
-        metrics |= fit.as_metrics()
-        log.info(
-            "calibration: temperature %.4f on %d validation pairs (NLL %.4f -> %.4f)%s",
-            fit.value,
-            fit.pairs,
-            fit.nll_before,
-            fit.nll_after,
-            "; validation separates the classes, so T = 1 is kept" if fit.separable
-            else "; the fit ended on its bound" if fit.at_bound else "",
-        )  # fmt: skip
-    metrics["temperature"] = temperature
-    for split, prefix in (("validation", "eval"), ("test", "test")):
-        frame = frames[split]
-        frame["probability"] = calibrated(frame["gap"], temperature)
-        raw = ranking_metrics(frame["label"], sigmoid(frame["gap"]))
-        now = ranking_metrics(frame["label"], frame["probability"])
-        for name in ("brier", "ece"):
-            metrics[f"{prefix}_{name}_uncalibrated"] = raw[name]
-            metrics[f"{prefix}_{name}"] = now[name]
     metric = trainer.args.metric_for_best_model
     assert metric is not None  # config.check_training_keys requires one of SELECTION_METRICS
     chosen = choose_threshold(validation["label"], validation["probability"], metric)
@@ -130,11 +114,43 @@ def evaluate_best(
     constant = binary_metrics(test["label"], [1] * len(test))
     metrics["test_constant_f1"] = constant["f1"]
     metrics["test_constant_macro_f1"] = constant["macro_f1"]
-    test = test.drop(columns="gap").assign(uncalibrated_probability=sigmoid(test["gap"]))
+    if metrics["temperature"] != 1.0:  # the plots and report show before and after
+        test["uncalibrated_probability"] = sigmoid(test["gap"])
+    test = test.drop(columns="gap")
     rs = interval_resampler(test["post_id"], ci)
     if rs is not None:
         add_test_intervals(metrics, test, cuts, rs)
     return metrics, test
+
+
+def calibrate(frames: dict[str, pd.DataFrame], calibration: str) -> dict[str, Any]:
+    """Give each split's frame (a ``gap`` column: the logit gap) its ``probability``: the
+    calibrated one with ``calibration=temperature`` (T fitted on ``frames["validation"]``),
+    else sigmoid(gap). Returns ``temperature``, the validation NLLs when fitted, and each
+    split's Brier score and ECE before (``_uncalibrated``) and after."""
+    metrics: dict[str, Any] = {"temperature": 1.0}
+    if calibration == "temperature":
+        validation = frames["validation"]
+        fit = fit_temperature(validation["label"], validation["gap"])
+        metrics |= fit.as_metrics()
+        log.info(
+            "calibration: temperature %.4f on %d validation pairs (NLL %.4f -> %.4f)%s",
+            fit.value,
+            fit.pairs,
+            fit.nll_before,
+            fit.nll_after,
+            "; validation separates the classes, so T = 1 is kept" if fit.separable
+            else "; the fit ended on its bound" if fit.at_bound else "",
+        )  # fmt: skip
+    for split, prefix in (("validation", "eval"), ("test", "test")):
+        frame = frames[split]
+        frame["probability"] = calibrated(frame["gap"], metrics["temperature"])
+        raw = ranking_metrics(frame["label"], sigmoid(frame["gap"]))
+        now = ranking_metrics(frame["label"], frame["probability"])
+        for name in ("brier", "ece"):
+            metrics[f"{prefix}_{name}_uncalibrated"] = raw[name]
+            metrics[f"{prefix}_{name}"] = now[name]
+    return metrics
 
 
 def add_test_intervals(
@@ -146,12 +162,13 @@ def add_test_intervals(
     made."""
     labels, probs = frame["label"].to_numpy(), frame["probability"].to_numpy()
     codes = rs.codes(frame["post_id"].astype(str).to_numpy())
-    raw = bootstrap.calibration_samples(rs, labels, frame["uncalibrated_probability"], codes)
+    raw = frame.get("uncalibrated_probability", frame["probability"])
+    before = bootstrap.calibration_samples(rs, labels, raw, codes)
     parts = {
         "test_": bootstrap.confusion_samples(rs, labels, probs, 0.5, codes)
         | bootstrap.auc_samples(rs, labels, probs, codes)
         | bootstrap.calibration_samples(rs, labels, probs, codes)
-        | {f"{name}_uncalibrated": values for name, values in raw.items()},
+        | {f"{name}_uncalibrated": values for name, values in before.items()},
         **{
             f"test_{name}": bootstrap.confusion_samples(
                 rs, labels, probs, row_thresholds(frame, cut), codes

@@ -16,6 +16,11 @@ gaps, so that no calibrated gap exceeds 30 and sigmoid(g / T) stays below 1.0 in
 (1 - 1e-13): probabilities that rounded to 1.0 would tie and change the pairs' order. A fit
 that ends on a bound says so (``Temperature.at_bound``). A model trained with focal loss is
 underconfident (its probabilities stay near the middle), so T < 1 is the usual result.
+
+Written here because no library fits it: scikit-learn's ``CalibratedClassifierCV(method=
+"sigmoid")`` is Platt scaling (a slope and an intercept, which move the 0.5 point and need an
+estimator object to wrap); temperature scaling is its one-parameter case without intercept,
+fitted here with scipy on the logits the Trainer already returned.
 """
 
 from __future__ import annotations

@@ -85,26 +85,41 @@ def option(
     return field(default=default, metadata=meta)
 
 
+# The largest seed: numpy's (and so transformers.set_seed's and Optuna's) seeds are 32-bit.
+SEED_MAX = 2**32 - 1
+
+
 def int_option(
     default: int | None,
     help: str,
     low: int,
     *,
+    high: int | None = None,
     nullable: bool = False,
     allowed: str | None = None,
     example: Any = dataclasses.MISSING,
 ) -> Any:
-    """An integer option >= ``low`` (``nullable``: null too), worded "an integer >= low".
+    """An integer option >= ``low`` (and <= ``high``; ``nullable``: null too), worded "an
+    integer >= low" (" and <= high").
 
     >>> from dataclasses import fields, make_dataclass
     >>> f = fields(make_dataclass("X", [("n", int, int_option(3, "n", 1, nullable=True))]))[0]
     >>> f.metadata["allowed"], f.metadata["check"](None), f.metadata["check"](0)
     ('null or an integer >= 1', True, False)
+    >>> g = fields(make_dataclass("Y", [("s", int, int_option(0, "s", 0, high=9))]))[0]
+    >>> g.metadata["allowed"], g.metadata["check"](9), g.metadata["check"](10)
+    ('an integer >= 0 and <= 9', True, False)
     """
-    check = Check("int", lambda v: v >= low, nullable=nullable)
+    check = Check("int", lambda v: v >= low and (high is None or v <= high), nullable=nullable)
     if allowed is None:
         allowed = ("null or " if nullable else "") + f"an integer >= {low}"
+        allowed += "" if high is None else f" and <= {high}"
     return option(default, help, check=check, allowed=allowed, example=example)
+
+
+def seed_option(default: int | None, help: str, **kwargs: Any) -> Any:
+    """A seed: an integer from 0 to ``SEED_MAX``."""
+    return int_option(default, help, 0, high=SEED_MAX, **kwargs)
 
 
 def choices_of(schema: type, name: str) -> tuple[str, ...]:

@@ -20,7 +20,15 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
 
-from evidence_ft.options import BOOL, TRUE_OR_FALSE, Check, int_option, is_kind, option
+from evidence_ft.options import (
+    BOOL,
+    TRUE_OR_FALSE,
+    Check,
+    int_option,
+    is_kind,
+    option,
+    seed_option,
+)
 from evidence_ft.search_schema import SearchConfig, SearchGroupConfig
 
 
@@ -189,7 +197,7 @@ class CiConfig:
         allowed="a number between 0 and 1",
         example=0.9,
     )
-    seed: Any = int_option(0, "Seed of the resampling (the same seed draws the same posts).", 0)
+    seed: Any = seed_option(0, "Seed of the resampling (the same seed draws the same posts).")
 
 
 @dataclass
@@ -214,7 +222,7 @@ class EvalConfig:
         "post protocol) | both.",
         choices=("annotated", "all_sentences", "both"),
     )
-    seed: Any = int_option(0, "Seed of the random baseline of pairs=all_sentences.", 0)
+    seed: Any = seed_option(0, "Seed of the random baseline of pairs=all_sentences.")
     batch_size: Any = _batch_size("Prediction batch size.")
     log: Any = _log(
         True,
@@ -315,7 +323,7 @@ class CvConfig:
 class TrainConfig:
     """The top-level keys of ``configs/train.yaml`` (run_train.py; run_search.py adds its own)."""
 
-    seed: Any = int_option(42, "Seeds the split, the model's new head and the Trainer.", 0)
+    seed: Any = seed_option(42, "Seeds the split, the model's new head and the Trainer.")
     output_dir: Any = option(
         "",
         "Where checkpoints, the split manifest and reports go; empty = a new "

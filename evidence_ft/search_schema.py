@@ -10,7 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from evidence_ft.options import BOOL, TRUE_OR_FALSE, Check, int_option, option, shown
+from evidence_ft.options import (
+    BOOL,
+    TRUE_OR_FALSE,
+    Check,
+    int_option,
+    option,
+    seed_option,
+    shown,
+)
 
 
 def _name(default: str, help: str, allowed: str, example: str | None = None) -> Any:
@@ -107,14 +115,13 @@ class SearchConfig:
         "machines.",
         "an Optuna RDB URL",
     )
-    sampler_seed: Any = int_option(
+    sampler_seed: Any = seed_option(
         None,
         "TPE sampler seed (null = random). A resumed study offsets it by the trials it already "
         "has, so a resume does not replay the first trials; give each concurrent worker its own "
         "seed.",
-        0,
         nullable=True,
-        allowed="null (random) or an integer >= 0",
+        allowed="null (random) or an integer >= 0 and <= 4294967295",
         example=1,
     )
     # Checked by check_settings (evidence_ft.jobs.search.space), not by config.validate: its

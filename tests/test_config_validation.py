@@ -20,6 +20,9 @@ BAD_TRAIN = [
     ("seed=-1", "an integer >= 0"),
     ("seed=1.5", "an integer >= 0"),
     ("seed=true", "an integer >= 0"),
+    ("seed=4294967296", "seed=4294967296 must be an integer >= 0 and <= 4294967295"),
+    ("seed=99999999999", "must be an integer >= 0 and <= 4294967295"),
+    ("ci.seed=4294967296", "ci.seed=4294967296 must be an integer >= 0 and <= 4294967295"),
     ("training.per_device_train_batch_size=0", "per_device_train_batch_size=0"),
     ("training.per_device_train_batch_size=8.5", "an integer >= 1"),
     ("training.per_device_eval_batch_size=x", "per_device_eval_batch_size"),
@@ -67,6 +70,10 @@ BAD_TRAIN = [
     ("tracking.experiment=null", "tracking.experiment=null must be a non-empty name"),
     ("model.name_or_path=''", "model.name_or_path"),
 ]
+
+
+def test_the_largest_seed_numpy_takes_is_accepted():
+    assert load_config(["seed=4294967295"]).seed == 2**32 - 1
 
 
 @pytest.mark.parametrize(("override", "match"), BAD_TRAIN)

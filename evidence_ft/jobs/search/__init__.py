@@ -48,6 +48,7 @@ from evidence_ft.jobs.search.storage import best_trial, make_pruner, open_storag
 from evidence_ft.jobs.search.trials import TrialHooks, trial_trainer
 from evidence_ft.jobs.train import distributed_state, prepare_data, train
 from evidence_ft.modeling import load_tokenizer
+from evidence_ft.options import SEED_MAX
 from evidence_ft.run_folder import run_dir
 from evidence_ft.tracking import mask, one_creator
 from evidence_ft.trainer import FocalLossTrainer
@@ -112,7 +113,10 @@ def search(cfg: DictConfig, overrides: list[str] | None = None) -> dict[str, Any
     if cfg.n_trials > 0:
         trainer, decisions = trial_trainer(cfg, trials, prepared, tokenizer, out)
 
-    sampler_seed = None if cfg.sampler_seed is None else int(cfg.sampler_seed) + before
+    # seeds are 32-bit (numpy): the offset wraps round instead of overflowing
+    sampler_seed = (
+        None if cfg.sampler_seed is None else (int(cfg.sampler_seed) + before) % (SEED_MAX + 1)
+    )
     tree = cast(dict[str, Any], OmegaConf.to_container(cfg, resolve=True))
     tree["storage"] = shown
     tags = {**trials.runs.tags, **tracking.process_tags()}

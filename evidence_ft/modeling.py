@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel
 from transformers.utils import is_flash_attn_2_available
 
@@ -187,11 +188,13 @@ def _not_found(name_or_path: str, err: Exception) -> UserError:
     )
 
 
-def save_tiny_model(path: Path, family: str = "bert") -> Path:
+def save_tiny_model(path: Path, family: str = "bert", seed: int = 0) -> Path:
     """Save a random 2-layer classifier of ``family`` (bert|deberta) with MiniLM's tokenizer.
 
     A stand-in that runs the same code paths in seconds: the tests and ``bench --quick`` use it.
-    Dropout is off, so two runs on the same batches give the same loss.
+    Dropout is off, so two runs on the same batches give the same loss. Its weights are drawn
+    from ``seed`` (without touching the caller's random state), so every test session gets the
+    same model, whatever ran before it.
     """
     from transformers import (
         BertConfig,
@@ -212,10 +215,13 @@ def save_tiny_model(path: Path, family: str = "bert") -> Path:
         hidden_dropout_prob=0.0,
         attention_probs_dropout_prob=0.0,
     )
-    if family == "bert":
-        model: PreTrainedModel = BertForSequenceClassification(BertConfig(**common))
-    else:
-        model = DebertaV2ForSequenceClassification(DebertaV2Config(**common, type_vocab_size=2))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        if family == "bert":
+            model: PreTrainedModel = BertForSequenceClassification(BertConfig(**common))
+        else:
+            config = DebertaV2Config(**common, type_vocab_size=2)
+            model = DebertaV2ForSequenceClassification(config)
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path

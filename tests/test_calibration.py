@@ -100,14 +100,21 @@ def test_no_calibrated_probability_rounds_to_one():
 # ---------------------------------------------------------------------------- the saved head
 
 
+PROBE_IDS = torch.randint(5, 99, (48, 10), generator=torch.Generator().manual_seed(0))
+
+
 @pytest.fixture
 def tiny_model(tiny_bert):
-    torch.manual_seed(0)  # the head's initial weights
-    model = AutoModelForSequenceClassification.from_pretrained(tiny_bert)
+    """The tiny model with its head scaled so the probe's logit gaps have sd 3: far from 0, so
+    T shows, whatever the random weights underneath."""
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_bert).eval()
+    head = output_layer(model)
     with torch.no_grad():
-        output_layer(model).bias.copy_(torch.tensor([0.3, -0.2]))
-        output_layer(model).weight.mul_(50.0)  # logits far from 0, so T shows
-    return model.eval()
+        head.bias.zero_()
+        spread = evidence_gap(_logits(model, PROBE_IDS)).std()
+        head.weight.mul_(3.0 / float(spread))
+        head.bias.copy_(torch.tensor([0.3, -0.2]))
+    return model
 
 
 def _logits(model, input_ids):
@@ -116,8 +123,7 @@ def _logits(model, input_ids):
 
 
 def test_a_saved_model_holds_its_temperature_and_threshold(tiny_model, tmp_path):
-    torch.manual_seed(0)
-    input_ids = torch.randint(5, 99, (48, 10))
+    input_ids = PROBE_IDS
     raw_gap = evidence_gap(_logits(tiny_model, input_ids))
     assert np.abs(raw_gap).max() > 1.0
     temperature = 2.5

@@ -29,6 +29,10 @@ import numpy as np
 
 # The keys an interval adds beside a metric ``m``: m_ci_low, m_ci_high (and m_ci_undefined).
 LOW, HIGH, UNDEFINED = "_ci_low", "_ci_high", "_ci_undefined"
+# ``m_minus_constant``: a decision rule's m minus the constant "evidence" predictor's m on the
+# same pairs, for these m; its interval is paired (both computed on each resample).
+MINUS_CONSTANT = "_minus_constant"
+COMPARED_WITH_CONSTANT = ("f1", "macro_f1")
 
 
 @dataclass(frozen=True)
@@ -135,6 +139,29 @@ def confusion_samples(
     cells = np.column_stack([y & hit, ~y & hit, y & ~hit, ~y & ~hit])
     tp, fp, fn, tn = rs.totals(cells, codes).T
     return confusion_values(tp, fp, fn, tn)
+
+
+def constant_samples(rs: Resampler, labels: Any, codes: np.ndarray) -> dict[str, np.ndarray]:
+    """``confusion_values`` of the constant "evidence" predictor (every pair positive) on each
+    resample."""
+    labels = np.asarray(labels)
+    return confusion_samples(rs, labels, np.ones(len(labels)), 1.0, codes)
+
+
+def minus_constant(
+    samples: Mapping[str, np.ndarray], constant: Mapping[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """Per resample, ``samples`` minus the constant predictor's (``constant_samples`` on the
+    same resampler) for each of ``COMPARED_WITH_CONSTANT``: a paired bootstrap of the gain.
+
+    Pairing matters: the model and the constant score the same drawn posts, so a resample that
+    is easy for one is easy for the other, and the interval of the difference is far narrower
+    than the two separate intervals suggest (their overlap says little either way)."""
+    return {
+        name + MINUS_CONSTANT: samples[name] - constant[name]
+        for name in COMPARED_WITH_CONSTANT
+        if name in samples and name in constant
+    }
 
 
 def auc_samples(

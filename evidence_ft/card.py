@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from evidence_ft.report import interval_note, metrics_table
+from evidence_ft.report import decisions_table, interval_note, metrics_table
 
 LIMITS = """\
 ## Intended use and limits
@@ -77,6 +77,13 @@ def model_card(
         if rows
         else ""
     )
+    decisions = (
+        "\nEach decision rule on test beside the constant 'evidence' predictor; the last "
+        "column is\nthe F1 gain over it, with its paired interval:\n\n"
+        f"```\n{decisions_table(metrics)}\n```\n"
+        if "test_at_threshold_f1" in metrics
+        else ""
+    )
     split_rows = "\n".join(
         f"| {name} | {s['posts']} | {s['pairs']} | {s['positive_rate']} |"
         for name, s in manifest["summary"].items()
@@ -109,6 +116,7 @@ Output: `evidence` (the sentence is evidence for the criterion) or `no_evidence`
 ```
 {metrics_table(metrics)}
 ```
+{decisions}
 {interval_note(metrics.get("intervals"))}
 
 {LIMITS}"""

@@ -285,17 +285,34 @@ def undefined_as_none(metrics: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def over_constant(figures: Mapping[str, Any], constant: Mapping[str, Any]) -> dict[str, float]:
+    """A decision rule's ``COMPARED_WITH_CONSTANT`` figures minus the constant "evidence"
+    predictor's, as ``<m>_minus_constant``.
+
+    >>> over_constant({"f1": 0.95, "macro_f1": 0.9}, {"f1": 0.88, "macro_f1": 0.44})
+    {'f1_minus_constant': 0.07, 'macro_f1_minus_constant': 0.46}
+    """
+    return {
+        name + bootstrap.MINUS_CONSTANT: round(figures[name] - constant[name], 4)
+        for name in bootstrap.COMPARED_WITH_CONSTANT
+        if figures.get(name) is not None and constant.get(name) is not None
+    }
+
+
 def pair_metrics(
     frame: pd.DataFrame, thresholds: Mapping[str, Threshold], rs: Resampler | None = None
 ) -> dict[str, Any]:
-    """``ranking_metrics`` of the frame's pairs and ``scored_metrics`` at each named threshold;
-    with ``rs``, bootstrap intervals over the frame's posts beside every figure."""
+    """``ranking_metrics`` of the frame's pairs, ``scored_metrics`` at each named threshold
+    and of the constant "evidence" predictor (``constant``), and each threshold's F1 and
+    macro-F1 minus the constant's (``f1_minus_constant``); with ``rs``, bootstrap intervals
+    over the frame's posts beside every figure (paired ones for the differences)."""
     labels, probs = frame["label"].to_numpy(), frame["probability"].to_numpy()
     out: dict[str, Any] = ranking_metrics(labels, probs)
-    out |= {
-        name: scored_metrics(labels, probs, row_thresholds(frame, t))
-        for name, t in thresholds.items()
-    }
+    constant = scored_metrics(labels, np.ones(len(labels)), 1.0)
+    for name, t in thresholds.items():
+        out[name] = scored_metrics(labels, probs, row_thresholds(frame, t))
+        out[name] |= over_constant(out[name], constant)
+    out["constant"] = constant
     if rs is not None:
         _add_pair_intervals(out, frame, thresholds, rs)
     return out
@@ -307,15 +324,23 @@ def _add_pair_intervals(
     thresholds: Mapping[str, Threshold],
     rs: Resampler,
 ) -> None:
-    """Intervals beside the figures of ``pair_metrics`` / a ``per_symptom_metrics`` row."""
+    """Intervals beside the figures of ``pair_metrics`` / a ``per_symptom_metrics`` row (and
+    the constant predictor's and the paired differences, where ``figures`` has a
+    ``constant`` entry)."""
     codes = rs.codes(frame["post_id"].astype(str).to_numpy())
     labels, probs = frame["label"].to_numpy(), frame["probability"].to_numpy()
     samples = bootstrap.auc_samples(rs, labels, probs, codes)
     bootstrap.add_intervals(figures, samples | bootstrap.calibration_samples(
         rs, labels, probs, codes), rs)  # fmt: skip
+    constant = None
+    if "constant" in figures:
+        constant = bootstrap.constant_samples(rs, labels, codes)
+        bootstrap.add_intervals(figures["constant"], constant, rs)
     for name, t in thresholds.items():
-        cut = row_thresholds(frame, t)
-        bootstrap.scored_intervals(figures[name], rs, codes, labels, probs, cut)
+        decided = bootstrap.confusion_samples(rs, labels, probs, row_thresholds(frame, t), codes)
+        if constant is not None:
+            decided |= bootstrap.minus_constant(decided, constant)
+        bootstrap.add_intervals(figures[name], decided, rs)
 
 
 def per_symptom_metrics(

@@ -58,13 +58,13 @@ def _threshold(value: Any) -> str:
     return "per symptom" if isinstance(value, dict) else _fmt(value)
 
 
-def _ci(figures: dict[str, Any] | None, key: str) -> str:
+def with_interval(figures: dict[str, Any] | None, key: str) -> str:
     """``figures[key]`` with its bootstrap interval when ``figures`` holds one (``key_ci_low``,
     ``key_ci_high``), else as ``_fmt``.
 
-    >>> _ci({"f1": 0.9091, "f1_ci_low": 0.85, "f1_ci_high": 0.96}, "f1")
+    >>> with_interval({"f1": 0.9091, "f1_ci_low": 0.85, "f1_ci_high": 0.96}, "f1")
     '0.9091 [0.850, 0.960]'
-    >>> _ci({"f1": 0.5}, "f1"), _ci(None, "f1")
+    >>> with_interval({"f1": 0.5}, "f1"), with_interval(None, "f1")
     ('0.5000', '-')
     """
     if not figures:
@@ -99,7 +99,7 @@ def metrics_table(metrics: dict[str, Any], prefixes: tuple[str, ...] = ("eval", 
     rows = [["metric", *prefixes]]
     for name in TRAIN_METRICS_SHOWN:
         if any(f"{p}_{name}" in metrics for p in prefixes):
-            rows.append([name, *(_ci(metrics, f"{p}_{name}") for p in prefixes)])
+            rows.append([name, *(with_interval(metrics, f"{p}_{name}") for p in prefixes)])
     return aligned(rows)
 
 
@@ -107,11 +107,15 @@ def decisions_table(metrics: dict[str, Any]) -> str:
     """Test figures of each decision rule side by side: 0.5, the validation-chosen threshold,
     the per-symptom thresholds (when chosen) and the constant predictor.
 
+    The last column is the rule's F1 minus the constant's, with its paired interval: the
+    model beats the constant on these posts only where that interval lies above 0.
+
     >>> print(decisions_table({"test_f1": 0.8, "test_at_threshold_f1": 0.9, "test_mcc": 0.4,
-    ...                        "decision_threshold": 0.7, "test_constant_f1": 0.85}))
-    test decisions        f1  macro_f1     mcc
-    threshold 0.5     0.8000         -  0.4000
-    threshold 0.7000  0.9000         -       -
+    ...                        "decision_threshold": 0.7, "test_constant_f1": 0.85,
+    ...                        "test_at_threshold_f1_minus_constant": 0.05}))
+    test decisions        f1  macro_f1     mcc  f1 - constant
+    threshold 0.5     0.8000         -  0.4000              -
+    threshold 0.7000  0.9000         -       -         0.0500
     constant          0.8500         -       0
     """
     rules = [
@@ -120,11 +124,12 @@ def decisions_table(metrics: dict[str, Any]) -> str:
     ]
     if "test_at_symptom_thresholds_f1" in metrics:
         rules.append(("per-symptom thresholds", "test_at_symptom_thresholds_"))
-    rows = [["test decisions", "f1", "macro_f1", "mcc"]]
-    rows += [[name, *(_ci(metrics, prefix + k) for k in ("f1", "macro_f1", "mcc"))]
+    shown = ("f1", "macro_f1", "mcc", "f1_minus_constant")
+    rows = [["test decisions", "f1", "macro_f1", "mcc", "f1 - constant"]]
+    rows += [[name, *(with_interval(metrics, prefix + k) for k in shown)]
              for name, prefix in rules]  # fmt: skip
-    constant = [_ci(metrics, f"test_constant_{k}") for k in ("f1", "macro_f1")]
-    rows.append(["constant", *constant, "0"])
+    constant = [with_interval(metrics, f"test_constant_{k}") for k in ("f1", "macro_f1")]
+    rows.append(["constant", *constant, "0", ""])
     return aligned(rows)
 
 
@@ -147,7 +152,8 @@ def calibration_line(metrics: dict[str, Any]) -> str:
     else:
         how = f"validation NLL {before:.4f} -> {after:.4f}"
     figures = ", ".join(
-        f"{label} {_ci(metrics, f'test_{key}_uncalibrated')} -> {_ci(metrics, f'test_{key}')}"
+        f"{label} {with_interval(metrics, f'test_{key}_uncalibrated')} -> "
+        f"{with_interval(metrics, f'test_{key}')}"
         for label, key in (("ECE", "ece"), ("Brier", "brier"))
     )
     return f"calibration: temperature {t:.4f} ({how}); test {figures}"
@@ -167,8 +173,8 @@ def print_train_summary(metrics: dict[str, Any], objects: dict[str, Any]) -> Non
     if metrics.get("temperature") is not None and "test_ece" in metrics:
         print(calibration_line(metrics))
     print(
-        f"constant 'evidence' predictor on test: f1 {_ci(metrics, 'test_constant_f1')}, "
-        f"macro_f1 {_ci(metrics, 'test_constant_macro_f1')}"
+        f"constant 'evidence' predictor on test: f1 {with_interval(metrics, 'test_constant_f1')}, "
+        f"macro_f1 {with_interval(metrics, 'test_constant_macro_f1')}"
     )
     if metrics.get("intervals"):
         print(interval_note(metrics["intervals"]) + " of the test split (ci.* in the config)")
@@ -241,14 +247,21 @@ def format_eval_report(report: dict[str, Any]) -> str:
         columns["@symptom"] = "at_symptom_thresholds"
     keys = list(columns.values())
     pair = report["pair_level"]
-    rows = [["pair level", *columns]]
+    # the constant "evidence" predictor's column, where the report has it (older ones do not)
+    decided = keys + (["constant"] if "constant" in pair else [])
+    rows = [["pair level", *columns, *(["constant"] if "constant" in pair else [])]]
     for m in ("accuracy", "precision", "recall", "f1", "macro_f1", "mcc", "specificity"):
-        rows.append([m, *(_ci(pair[k], m) for k in keys)])
+        rows.append([m, *(with_interval(pair[k], m) for k in decided)])
+    for m in ("f1", "macro_f1"):  # paired: the rule and the constant on the same resamples
+        if f"{m}_minus_constant" in pair[keys[0]]:
+            gain = (with_interval(pair[k], f"{m}_minus_constant") for k in keys)
+            rows.append([f"{m} - constant", *gain, *[""] * (len(decided) - len(keys))])
     rows += [
-        [m, _ci(pair, m), *[""] * (len(keys) - 1)] for m in ("roc_auc", "pr_auc", "brier", "ece")
+        [m, with_interval(pair, m), *[""] * (len(decided) - 1)]
+        for m in ("roc_auc", "pr_auc", "brier", "ece")
     ]
     for name, i, j in (("TN", 0, 0), ("FP", 0, 1), ("FN", 1, 0), ("TP", 1, 1)):
-        rows.append([name, *(str(pair[k]["confusion_matrix"][i][j]) for k in keys)])
+        rows.append([name, *(str(pair[k]["confusion_matrix"][i][j]) for k in decided)])
     # "-": undefined (no positive pair, nothing predicted positive), never a fake 0
     own = report.get("symptom_thresholds")
     sym = [
@@ -260,25 +273,29 @@ def format_eval_report(report: dict[str, Any]) -> str:
         tuned = r["at_threshold"] or {}
         base = r["at_0.5"] or {}
         sym.append(
-            [name, str(r["support"]), str(r["positives"]), _ci(base, "f1")]
-            + [_ci(tuned, k) for k in ("f1", "precision", "recall", "specificity", "mcc")]
-            + [_ci(r, "roc_auc")]
-            + ([_fmt(own.get(name)), _ci(r.get("at_symptom_thresholds"), "f1")] if own else [])
+            [name, str(r["support"]), str(r["positives"]), with_interval(base, "f1")]
+            + [with_interval(tuned, k) for k in ("f1", "precision", "recall", "specificity", "mcc")]
+            + [with_interval(r, "roc_auc")]
+            + (
+                [_fmt(own.get(name)), with_interval(r.get("at_symptom_thresholds"), "f1")]
+                if own
+                else []
+            )
         )
     post = report["annotated_post_level"]
     posts = [["annotated posts", "posts", *(f"f1{c}" for c in columns)]]
     for name in SYMPTOMS:
         cells = [post[k]["per_symptom"][name] for k in keys]
-        posts.append([name, str(cells[0]["support"]), *(_ci(c, "f1") for c in cells)])
+        posts.append([name, str(cells[0]["support"]), *(with_interval(c, "f1") for c in cells)])
     for m in ("micro_f1", "macro_f1"):
-        posts.append([m, "", *(_ci(post[k], m) for k in keys)])
+        posts.append([m, "", *(with_interval(post[k], m) for k in keys)])
     tables = [rows, sym, posts]
     calibration = report.get("calibration")
     if calibration:
         head = f"calibration (T = {calibration['temperature']:.4f})"
         tables.append(
             [[head, "before", "after"]]
-            + [[m, _ci(calibration, f"{m}_uncalibrated"), _ci(calibration, m)]
+            + [[m, with_interval(calibration, f"{m}_uncalibrated"), with_interval(calibration, m)]
                for m in ("brier", "ece")]  # fmt: skip
         )
     text = "\n\n".join(aligned(r) for r in tables)
@@ -354,12 +371,14 @@ def format_all_sentence_report(report: dict[str, Any]) -> str:
     deciding = [["sentence level", "thresh", *SENTENCE_SHOWN]]
     for name in SCORERS:
         s = scorers[name]
-        ranking.append([name, *(_ci(s["retrieval"], k) for k in RETRIEVAL_SHOWN.values())])
+        ranking.append(
+            [name, *(with_interval(s["retrieval"], k) for k in RETRIEVAL_SHOWN.values())]
+        )
         deciding.append(
             [
                 name,
                 _threshold(s["threshold"]),
-                *(_ci(s["sentence"], k) for k in SENTENCE_SHOWN.values()),
+                *(with_interval(s["sentence"], k) for k in SENTENCE_SHOWN.values()),
             ]
         )
     lexical = scorers["lexical"]
@@ -389,11 +408,11 @@ def _per_symptom_rows(report: dict[str, Any]) -> list[list[str]]:
         retrieval, sentence = r["retrieval"], r["sentence"]
         rows.append(
             [name, str(retrieval["groups"]), str(sentence["positives"])]
-            + [_ci(retrieval, "ndcg_at_10"), _ci(retrieval, "map")]
-            + [_ci(sentence, k) for k in ("f1", "pr_auc")]
+            + [with_interval(retrieval, "ndcg_at_10"), with_interval(retrieval, "map")]
+            + [with_interval(sentence, k) for k in ("f1", "pr_auc")]
             + [
-                _ci(lexical[name]["retrieval"], "ndcg_at_10"),
-                _ci(lexical[name]["sentence"], "f1"),
+                with_interval(lexical[name]["retrieval"], "ndcg_at_10"),
+                with_interval(lexical[name]["sentence"], "f1"),
             ]
         )
     return rows
@@ -403,11 +422,13 @@ def _format_post_protocol(report: dict[str, Any]) -> str:
     """The ten-label post table (scorers x micro/macro/weighted F1, exact match), per-label F1."""
     protocol = report["post_protocol"]
     rows = [["ten labels", *POST_SHOWN]]
-    rows += [[name, *(_ci(protocol[name], k) for k in POST_SHOWN.values())] for name in SCORERS]
+    rows += [
+        [name, *(with_interval(protocol[name], k) for k in POST_SHOWN.values())] for name in SCORERS
+    ]
     labels = [["per label", "posts", *SCORERS]]
     for label in report["post_labels"]:
         support = protocol["model"]["per_label"][label]["support"]
-        f1s = [_ci(protocol[name]["per_label"][label], "f1") for name in SCORERS]
+        f1s = [with_interval(protocol[name]["per_label"][label], "f1") for name in SCORERS]
         labels.append([label, str(support), *f1s])
     note = (
         f"post level: all {report['posts']} posts of the split; ten labels = nine symptoms + "

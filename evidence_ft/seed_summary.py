@@ -14,8 +14,8 @@ from typing import Any
 from evidence_ft.report import SD_NOTE
 
 # The metrics a summary shows, in this order (absent ones are skipped): the test split at 0.5
-# and at the chosen threshold, the selection metric on validation, the threshold itself and
-# the constant "evidence" predictor. Any logged metric name can join the list.
+# and at the chosen threshold, the selection metric on validation, the threshold itself, the
+# constant "evidence" predictor and the gain over it. Any logged metric name can join the list.
 SUMMARY_METRICS = (
     "test_f1",
     "test_macro_f1",
@@ -44,6 +44,8 @@ SUMMARY_METRICS = (
     "temperature",
     "test_constant_f1",
     "test_constant_macro_f1",
+    "test_f1_minus_constant",
+    "test_at_threshold_f1_minus_constant",
 )
 # Statistics per metric, each logged to the parent run as ``<metric>_<stat>``.
 STATS = ("mean", "sd", "min", "max")

@@ -51,6 +51,43 @@ def test_pair_metrics_equal_a_slow_reference_on_every_resample():
         assert fast["ece"][b] == pytest.approx(expected_calibration_error(yb, pb), abs=1e-4)
 
 
+def test_the_gain_over_the_constant_is_paired_and_equals_a_slow_reference():
+    frame = scored_frame(40)
+    rs = bootstrap.resampler(frame["post_id"], 50, 0.95, seed=3)
+    codes = rs.codes(frame["post_id"])
+    y, p = frame["label"].to_numpy(), frame["probability"].to_numpy()
+    constant = bootstrap.constant_samples(rs, y, codes)
+    gain = bootstrap.minus_constant(bootstrap.confusion_samples(rs, y, p, 0.5, codes), constant)
+    assert set(gain) == {"f1_minus_constant", "macro_f1_minus_constant"}
+    for b in range(rs.resamples):
+        r = resampled(frame, rs, b)
+        yb, decided, every = r["label"], r["probability"] >= 0.5, np.ones(len(r))
+        want = f1_score(yb, decided) - f1_score(yb, every)
+        assert gain["f1_minus_constant"][b] == pytest.approx(want)
+        want = f1_score(yb, decided, average="macro") - f1_score(yb, every, average="macro")
+        assert gain["macro_f1_minus_constant"][b] == pytest.approx(want)
+
+
+def test_the_paired_gain_is_narrower_than_unpaired_resamples_would_make_it():
+    from omegaconf import OmegaConf
+
+    frame = scored_frame(60).assign(sentence_id="s", symptom="FATIGUE")
+    ci = OmegaConf.create({"resamples": 2000, "level": 0.95, "seed": 0})
+    pair = build_report(frame, 0.5, ci)["pair_level"]
+    at, constant = pair["at_0.5"], pair["constant"]
+    assert at["f1_minus_constant"] == round(at["f1"] - constant["f1"], 4)
+    assert at["f1_minus_constant_ci_low"] < at["f1_minus_constant"]
+    assert at["f1_minus_constant"] < at["f1_minus_constant_ci_high"]
+    # the same differences with the model and the constant on independent resamples
+    y, p = frame["label"].to_numpy(), frame["probability"].to_numpy()
+    model_rs, constant_rs = (bootstrap.resampler(frame["post_id"], 2000, 0.95, s) for s in (0, 1))
+    model = bootstrap.confusion_samples(model_rs, y, p, 0.5, model_rs.codes(frame["post_id"]))
+    other = bootstrap.constant_samples(constant_rs, y, constant_rs.codes(frame["post_id"]))
+    low, high, _ = model_rs.interval(model["f1"] - other["f1"])
+    paired = at["f1_minus_constant_ci_high"] - at["f1_minus_constant_ci_low"]
+    assert paired < 0.85 * (high - low)  # 0.176 against 0.234 here
+
+
 def test_retrieval_and_post_level_equal_a_slow_reference():
     rng = np.random.default_rng(5)
     rows = [

@@ -117,16 +117,28 @@ def test_the_eval_report():
     )
     tree = json.loads(json.dumps(build_report(frame, threshold=0.65)))  # as report.json holds
     pairs, symptoms, posts = report.format_eval_report(tree).split("\n\n")
+    # constant: every pair evidence, TP 2 FP 4: F1 4/8, macro-F1 (0.5 + 0) / 2
     assert pairs.splitlines()[:2] == [
-        "pair level     @0.5  @0.6500",
-        "accuracy     0.8333   0.6667",
+        "pair level             @0.5  @0.6500  constant",
+        "accuracy             0.8333   0.6667    0.3333",
     ]
-    assert pairs.splitlines()[-5:] == [
-        "ece          0.3000",
-        "TN                3        3",
-        "FP                1        1",
-        "FN                0        1",
-        "TP                2        1",
+    assert pairs.splitlines()[4:14] == [
+        "f1                   0.8000   0.5000    0.5000",
+        "macro_f1             0.8286   0.6250    0.2500",
+        "mcc                  0.7071   0.2500    0.0000",
+        "specificity          0.7500   0.7500    0.0000",
+        "f1 - constant        0.3000   0.0000",
+        "macro_f1 - constant  0.5786   0.3750",
+        "roc_auc              0.8750",
+        "pr_auc               0.8333",
+        "brier                0.1333",
+        "ece                  0.3000",
+    ]
+    assert pairs.splitlines()[-4:] == [
+        "TN                        3        3         0",
+        "FP                        1        1         4",
+        "FN                        0        1         0",
+        "TP                        2        1         2",
     ]
     assert symptoms.splitlines()[:3] == [
         "per symptom        pairs  pos  f1@0.5  f1@0.6500"

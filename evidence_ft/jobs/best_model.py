@@ -27,6 +27,7 @@ from evidence_ft.metrics import (
     binary_metrics,
     choose_symptom_thresholds,
     choose_threshold,
+    over_constant,
     ranking_metrics,
     row_thresholds,
 )
@@ -114,6 +115,9 @@ def evaluate_best(
     constant = binary_metrics(test["label"], [1] * len(test))
     metrics["test_constant_f1"] = constant["f1"]
     metrics["test_constant_macro_f1"] = constant["macro_f1"]
+    for prefix in decision_prefixes(cuts):
+        decided = {k: metrics[prefix + k] for k in bootstrap.COMPARED_WITH_CONSTANT}
+        metrics |= {prefix + k: v for k, v in over_constant(decided, constant).items()}
     if metrics["temperature"] != 1.0:  # the plots and report show before and after
         test["uncalibrated_probability"] = sigmoid(test["gap"])
     test = test.drop(columns="gap")
@@ -153,30 +157,38 @@ def calibrate(frames: dict[str, pd.DataFrame], calibration: str) -> dict[str, An
     return metrics
 
 
+def decision_prefixes(cuts: dict[str, Threshold]) -> list[str]:
+    """The metric prefixes of the test split's decision rules: 0.5, then each of ``cuts``.
+
+    >>> decision_prefixes({"at_threshold_": 0.7})
+    ['test_', 'test_at_threshold_']
+    """
+    return ["test_", *(f"test_{name}" for name in cuts)]
+
+
 def add_test_intervals(
     metrics: dict[str, Any], frame: pd.DataFrame, cuts: dict[str, Threshold], rs: Resampler
 ) -> None:
     """Add the bootstrap intervals of the ``test_*`` figures of ``evaluate_best`` (in place):
-    at 0.5, at each of ``cuts`` ({"at_threshold_": t, ...}), the constant predictor's, PR-AUC,
-    and the Brier score and ECE before and after calibration; ``intervals`` says how they were
-    made."""
+    at 0.5, at each of ``cuts`` ({"at_threshold_": t, ...}), the constant predictor's, each
+    rule's gain over it (paired: ``test_f1_minus_constant``), PR-AUC, and the Brier score and
+    ECE before and after calibration; ``intervals`` says how they were made."""
     labels, probs = frame["label"].to_numpy(), frame["probability"].to_numpy()
     codes = rs.codes(frame["post_id"].astype(str).to_numpy())
     raw = frame.get("uncalibrated_probability", frame["probability"])
     before = bootstrap.calibration_samples(rs, labels, raw, codes)
-    parts = {
-        "test_": bootstrap.confusion_samples(rs, labels, probs, 0.5, codes)
-        | bootstrap.auc_samples(rs, labels, probs, codes)
+    constant = bootstrap.constant_samples(rs, labels, codes)
+    cut_of = {"test_": 0.5} | {f"test_{name}": cut for name, cut in cuts.items()}
+    parts: dict[str, dict[str, np.ndarray]] = {"test_constant_": constant}
+    for prefix in decision_prefixes(cuts):
+        at = row_thresholds(frame, cut_of[prefix])
+        decided = bootstrap.confusion_samples(rs, labels, probs, at, codes)
+        parts[prefix] = decided | bootstrap.minus_constant(decided, constant)
+    parts["test_"] |= (
+        bootstrap.auc_samples(rs, labels, probs, codes)
         | bootstrap.calibration_samples(rs, labels, probs, codes)
-        | {f"{name}_uncalibrated": values for name, values in before.items()},
-        **{
-            f"test_{name}": bootstrap.confusion_samples(
-                rs, labels, probs, row_thresholds(frame, cut), codes
-            )
-            for name, cut in cuts.items()
-        },
-        "test_constant_": bootstrap.confusion_samples(rs, labels, np.ones(len(labels)), 1, codes),
-    }
+        | {f"{name}_uncalibrated": values for name, values in before.items()}
+    )
     for prefix, samples in parts.items():
         named = {k: metrics[prefix + k] for k in samples if prefix + k in metrics}
         bootstrap.add_intervals(named, {k: samples[k] for k in named}, rs)

@@ -13,6 +13,7 @@ import mlflow
 import pandas as pd
 
 from evidence_ft import serving
+from evidence_ft.report import interval_note, with_interval
 
 
 @contextlib.contextmanager
@@ -85,6 +86,7 @@ VERSION_METRICS = (
     "test_at_threshold_mcc",
     "test_constant_f1",
     "test_constant_macro_f1",
+    "test_at_threshold_f1_minus_constant",
     "decision_threshold",
 )
 
@@ -92,13 +94,20 @@ VERSION_METRICS = (
 def version_details(
     metrics: Mapping[str, Any], data_name: str, base_model: str, run_id: str
 ) -> tuple[str, dict[str, str]]:
-    """A model version's description (markdown) and tags: test metrics, baseline, data, run."""
+    """A model version's description (markdown) and tags: test metrics with their bootstrap
+    intervals, the baseline and the gain over it, data, run.
+
+    >>> text, tags = version_details({"test_f1": 0.9, "test_f1_ci_low": 0.8,
+    ...     "test_f1_ci_high": 0.95, "decision_threshold": 0.7}, "sample", "minilm", "r1")
+    >>> tags["test_f1"], text.splitlines()[2].split(", macro")[0]
+    ('0.9000', 'Test (threshold 0.5): F1 0.9000 [0.800, 0.950]')
+    """
     tags = {k: f"{metrics[k]:.4f}" for k in VERSION_METRICS if k in metrics}
     tags |= {"data": data_name, "base_model": base_model, "run_id": run_id}
     tags["run_model_uri"] = f"runs:/{run_id}/model"
 
     def m(key: str) -> str:
-        return tags.get(key, "-")
+        return with_interval(dict(metrics), key)
 
     description = (
         f"evidence_ft classifier fine-tuned from `{base_model}` on `{data_name}`; "
@@ -107,8 +116,12 @@ def version_details(
         f"MCC {m('test_mcc')}. At the decision threshold {m('decision_threshold')}: "
         f"F1 {m('test_at_threshold_f1')}, macro-F1 {m('test_at_threshold_macro_f1')}, "
         f"MCC {m('test_at_threshold_mcc')}. A constant 'evidence' predictor: "
-        f"F1 {m('test_constant_f1')}, macro-F1 {m('test_constant_macro_f1')}, MCC 0."
+        f"F1 {m('test_constant_f1')}, macro-F1 {m('test_constant_macro_f1')}, MCC 0; "
+        f"F1 at the threshold minus the constant's: "
+        f"{m('test_at_threshold_f1_minus_constant')} (paired)."
     )
+    if metrics.get("intervals"):
+        description += "\n\n" + interval_note(metrics["intervals"]) + " of the test split."
     return description, tags
 
 

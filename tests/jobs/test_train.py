@@ -51,6 +51,13 @@ def test_main_job_beats_a_constant_predictor(main_job):
     for key in ("test_f1", "test_at_threshold_macro_f1", "test_constant_f1", "test_pr_auc"):
         assert metrics[f"{key}_ci_low"] <= metrics[key] <= metrics[f"{key}_ci_high"], key
     assert metrics["intervals"]["resamples"] == 1000 and metrics["intervals"]["level"] == 0.95
+    # each decision rule's gain over the constant, with its paired interval, in the table
+    for rule in ("test_", "test_at_threshold_"):
+        gain = metrics[f"{rule}f1_minus_constant"]
+        assert gain == round(metrics[f"{rule}f1"] - metrics["test_constant_f1"], 4)
+        assert metrics[f"{rule}f1_minus_constant_ci_low"] <= gain
+        assert gain <= metrics[f"{rule}f1_minus_constant_ci_high"]
+    assert "f1 - constant" in stdout.split("test decisions")[1].splitlines()[0]
     assert f"{metrics['test_f1']:.4f} [{metrics['test_f1_ci_low']:.3f}, " in stdout
     assert "95% percentile bootstrap interval, 1000 resamples" in stdout
     for line in ("run folder:", "mlflow run:", "registered:  models:/evidence_ft/", "mlflow ui"):
@@ -119,6 +126,7 @@ def test_registered_and_saved_models_load_and_predict(main_job):
     assert plain({"text": "Fatigue.", "text_pair": "I am exhausted."})["label"]
     card = (run_dir / "model" / "README.md").read_text()
     assert "not a diagnostic instrument" in card and "Decision threshold" in card
+    assert "test decisions" in card and "f1 - constant" in card
     config = json.loads((run_dir / "model" / "config.json").read_text())
     assert 0 < config["decision_threshold"] < 1
 

@@ -343,6 +343,12 @@ RETRIEVAL_SHOWN = {
     "MAP": "map",
 }
 SENTENCE_SHOWN = {"P": "precision", "R": "recall", "F1": "f1", "MCC": "mcc", "PR-AUC": "pr_auc"}
+# The model-minus-baseline table (``sentence_metrics.COMPARED``).
+GAINS_SHOWN = {"nDCG@10": "ndcg_at_10", "MAP": "map", "F1": "f1"}
+GAINS_NOTE = (
+    "paired: the model and the baseline on the same resampled posts\n"
+    "(an interval above 0: the model is better on these posts)"
+)
 POST_SHOWN = {
     "micro-F1": "micro_f1",
     "macro-F1": "macro_f1",
@@ -389,9 +395,15 @@ def format_all_sentence_report(report: dict[str, Any]) -> str:
         f"tuned on the {lexical['threshold_tuned_on']}"
     )
     note = interval_note(report.get("intervals"))
+    blocks = [head + "\n" + aligned(ranking) + "\n\n" + aligned(deciding) + "\n" + notes]
+    if report.get("model_minus"):  # reports written before it have none
+        gains = [["model - baseline", *GAINS_SHOWN]]
+        for name, figures in report["model_minus"].items():
+            gains.append([name, *(with_interval(figures, k) for k in GAINS_SHOWN.values())])
+        blocks.append(aligned(gains) + "\n" + GAINS_NOTE)
     return "\n\n".join(
         [
-            head + "\n" + aligned(ranking) + "\n\n" + aligned(deciding) + "\n" + notes,
+            *blocks,
             aligned(_per_symptom_rows(report)),
             _format_post_protocol(report) + ("\n" + note if note else ""),
         ]

@@ -18,7 +18,8 @@ constant predictor gets the figure of a random ranking, never a perfect one.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -176,16 +177,27 @@ def retrieval_metrics(frame: pd.DataFrame, rs: Resampler | None = None) -> dict[
         k: round(float(v), 4) for k, v in zip(keys, values)
     }
     if rs is not None:
-        per_group = [
-            _ndcg_per_group(r),
-            *(_expected_recall_at(r, k) for k in RECALL_KS),
-            _expected_average_precision(r),
-        ]
-        first = np.flatnonzero(np.diff(r["group"], prepend=-1) != 0)
-        codes = rs.codes(r["post"][first].astype(str))
-        samples = {k: bootstrap.mean_samples(rs, v, codes) for k, v in zip(keys, per_group)}
-        bootstrap.add_intervals(out, samples, rs)
+        bootstrap.add_intervals(out, retrieval_samples(r, rs, keys), rs)
     return out
+
+
+def retrieval_samples(
+    r: dict[str, np.ndarray], rs: Resampler, keys: Sequence[str] | None = None
+) -> dict[str, np.ndarray]:
+    """Each retrieval figure of ``keys`` (all by default) per resample of ``rs``, from the
+    ``_ranked`` rows ``r``: the mean of its per-group values over the drawn posts' groups.
+
+    Groups are numbered by (post, criterion) alone, so two scorers of the same rows get the
+    same groups and their samples can be subtracted (a paired comparison)."""
+    per_group: dict[str, Callable[[dict[str, np.ndarray]], np.ndarray]] = {
+        "ndcg_at_10": _ndcg_per_group,
+        **{f"recall_at_{k}": partial(_expected_recall_at, k=k) for k in RECALL_KS},
+        "map": _expected_average_precision,
+    }
+    first = np.flatnonzero(np.diff(r["group"], prepend=-1) != 0)
+    codes = rs.codes(r["post"][first].astype(str))
+    wanted = per_group if keys is None else keys
+    return {k: bootstrap.mean_samples(rs, per_group[k](r), codes) for k in wanted}
 
 
 # ---------------------------------------------------------------------------- sentence level
@@ -381,6 +393,45 @@ def scorer_report(
     }
 
 
+# The figures compared between the model and each baseline: (section, key).
+COMPARED = (("retrieval", "ndcg_at_10"), ("retrieval", "map"), ("sentence", "f1"))
+
+
+def compared_samples(
+    frame: pd.DataFrame, scores: np.ndarray, threshold: Threshold, rs: Resampler
+) -> dict[str, np.ndarray]:
+    """One scorer's ``COMPARED`` figures on each resample of ``rs`` (``scores`` for the rows
+    of ``frame``, deciding at ``threshold``)."""
+    scored = frame.assign(probability=scores)
+    r = _ranked(scored)
+    out = retrieval_samples(r, rs, ["ndcg_at_10", "map"]) if len(r["group"]) else {}
+    codes = rs.codes(scored["post_id"].astype(str).to_numpy())
+    cut = row_thresholds(scored, threshold)
+    out["f1"] = bootstrap.confusion_samples(rs, scored["label"], scores, cut, codes)["f1"]
+    return out
+
+
+def model_minus(
+    model: dict[str, Any],
+    baseline: dict[str, Any],
+    samples: tuple[dict[str, np.ndarray], dict[str, np.ndarray]] | None = None,
+    rs: Resampler | None = None,
+) -> dict[str, Any]:
+    """The ``COMPARED`` figures of the ``model``'s report (``scorer_report``) minus the
+    ``baseline``'s, with paired bootstrap intervals when given both scorers'
+    ``compared_samples`` on the same ``rs``: each resample's difference is taken on the same
+    drawn posts. A difference is None where either figure is undefined."""
+    out: dict[str, Any] = {}
+    for section, key in COMPARED:
+        mine, theirs = model[section][key], baseline[section][key]
+        out[key] = None if mine is None or theirs is None else round(mine - theirs, 4)
+    if samples is None or rs is None:
+        return out
+    mine_s, theirs_s = samples
+    differences = {k: mine_s[k] - theirs_s[k] for k in mine_s if k in theirs_s}
+    return bootstrap.add_intervals(out, differences, rs)
+
+
 def all_sentence_report(
     frame: pd.DataFrame,
     threshold: Threshold,
@@ -417,6 +468,21 @@ def all_sentence_report(
         scored = frame.assign(probability=scores)
         figures[name] = scorer_report(scored, t, rs) | extra
         protocol[name] = post_protocol_metrics(scored, t, post_ids, rs)
+    samples = {
+        name: compared_samples(frame, scores, t, rs)
+        for name, (scores, t, _) in scorers.items()
+        if rs is not None
+    }
+    gains = {
+        name: model_minus(
+            figures["model"],
+            figures[name],
+            (samples["model"], samples[name]) if samples else None,
+            rs,
+        )
+        for name in scorers
+        if name != "model"
+    }
     intervals = {"intervals": bootstrap.method(rs)} if rs is not None else {}
     return {
         "threshold": rounded_threshold(threshold),
@@ -428,6 +494,7 @@ def all_sentence_report(
         "ties": "random order of tied sentences (expected value)",
         "model": figures.pop("model"),
         "baselines": figures,
+        "model_minus": gains,
         "post_labels": list(POST_LABELS),
         "post_protocol": protocol,
         **intervals,

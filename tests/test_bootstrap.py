@@ -130,6 +130,47 @@ def test_retrieval_and_post_level_equal_a_slow_reference():
     assert defined["macro_f1"] == pytest.approx(defined_macros)
 
 
+def test_the_model_minus_a_baseline_is_paired_and_equals_a_slow_reference():
+    from evidence_ft.sentence_metrics import compared_samples, model_minus, scorer_report
+
+    rng = np.random.default_rng(7)
+    rows = [
+        (f"q{post}", i, criterion, int(rng.random() < 0.2))
+        for post in range(15)
+        for i in range(int(rng.integers(2, 7)))
+        for criterion in ("A.1", "A.6")
+    ]
+    frame = pd.DataFrame(rows, columns=["post_id", "sentence_index", "criterion_id", "label"])
+    frame["symptom"] = frame["criterion_id"].map({"A.1": "DEPRESSED_MOOD", "A.6": "FATIGUE"})
+    model = np.round(np.clip(rng.normal(0.3 + 0.4 * frame["label"], 0.2), 0, 1), 1)
+    other = np.round(rng.random(len(frame)), 1)
+    rs = bootstrap.resampler(frame["post_id"], 40, 0.9, seed=2)
+    figures = {
+        "model": scorer_report(frame.assign(probability=model), 0.5),
+        "other": scorer_report(frame.assign(probability=other), 0.4),
+    }
+    samples = (compared_samples(frame, model, 0.5, rs), compared_samples(frame, other, 0.4, rs))
+    got = model_minus(figures["model"], figures["other"], samples, rs)
+    assert got["f1"] == round(
+        figures["model"]["sentence"]["f1"] - figures["other"]["sentence"]["f1"], 4
+    )
+    reference: dict[str, list[float]] = {"ndcg_at_10": [], "map": [], "f1": []}
+    for b in range(rs.resamples):
+        mine = resampled(frame.assign(probability=model), rs, b)
+        theirs = resampled(frame.assign(probability=other), rs, b)
+        for key in ("ndcg_at_10", "map"):
+            reference[key].append(retrieval_metrics(mine)[key] - retrieval_metrics(theirs)[key])
+        reference["f1"].append(
+            f1_score(mine["label"], mine["probability"] >= 0.5)
+            - f1_score(theirs["label"], theirs["probability"] >= 0.4)
+        )
+    for key, values in reference.items():
+        low, high = np.percentile(values, [5, 95])
+        # the reference rounds each figure to 4 places before subtracting
+        assert got[f"{key}_ci_low"] == pytest.approx(low, abs=2e-4), key
+        assert got[f"{key}_ci_high"] == pytest.approx(high, abs=2e-4), key
+
+
 def test_posts_are_resampled_not_pairs():
     """Ten identical pairs per post carry no more information than one: the intervals over
     posts are the same; resampling pairs would make them far narrower."""

@@ -189,7 +189,7 @@ def all_sentence_tree() -> dict:
 def test_the_all_sentence_report():
     tree = all_sentence_tree()
     text = report.format_all_sentence_report(tree)
-    ranking, deciding, symptoms, posts, labels = text.split("\n\n")
+    ranking, deciding, gains, symptoms, posts, labels = text.split("\n\n")
     assert max(len(line) for line in text.splitlines()) <= 110
     # model: TP 1 (0.9), FN 2 (0.45, 0.4), TN 9: P 1, R 1/3, F1 1/2, MCC 9/sqrt(1*3*9*11)
     # constant: each ranking 1 evidence among 3 tied: nDCG (1 + 1/log2(3) + 1/2) / 3,
@@ -214,6 +214,14 @@ def test_the_all_sentence_report():
         "lexical: TF-IDF cosine, threshold 0.0962 tuned on the evaluated pairs "
         "(an upper bound for this baseline)",
     ]
+    # the model's figures minus each baseline's (the rows above)
+    assert gains.splitlines()[:4] == [
+        "model - baseline  nDCG@10     MAP       F1",
+        "constant           0.2897  0.3889   0.1000",
+        "random             0.1230  0.1667  -0.0455",
+        "lexical            0.0000  0.0000  -0.5000",
+    ]
+    assert gains.splitlines()[4].startswith("paired: the model and the baseline on the same")
     assert symptoms.splitlines() == [
         "per symptom     rankings  pos  nDCG@10     MAP      F1  PR-AUC  lex nDCG  lex F1",
         "DEPRESSED_MOOD         1    1   1.0000  1.0000  1.0000  1.0000    1.0000  1.0000",

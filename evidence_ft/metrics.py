@@ -215,6 +215,24 @@ def expected_calibration_error(labels: Any, probabilities: Any, n_bins: int = 10
     return round(float(gap.sum() / total.sum()), 4)
 
 
+def calibration_metrics(
+    labels: Any, probabilities: Any, suffix: str = ""
+) -> dict[str, float | None]:
+    """Brier score and ECE of P(evidence) (None without pairs), named ``brier<suffix>`` and
+    ``ece<suffix>`` (``_uncalibrated`` for the probabilities before the temperature).
+
+    >>> calibration_metrics([0, 0, 1, 1], [0.1, 0.6, 0.4, 0.9], "_x")
+    {'brier_x': 0.185, 'ece_x': 0.35}
+    """
+    labels = np.asarray(labels)
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    if not len(labels):
+        return {f"brier{suffix}": None, f"ece{suffix}": None}
+    brier = round(float(brier_score_loss(labels, probabilities, pos_label=1)), 4)
+    ece = expected_calibration_error(labels, probabilities)
+    return {f"brier{suffix}": brier, f"ece{suffix}": ece}
+
+
 def ranking_metrics(labels: Any, probabilities: Any) -> dict[str, float | None]:
     """Threshold-free: ROC-AUC, PR-AUC (average precision), Brier score, ECE.
 
@@ -229,10 +247,9 @@ def ranking_metrics(labels: Any, probabilities: Any) -> dict[str, float | None]:
     out = {
         "roc_auc": roc_auc_score(labels, probabilities) if both else None,
         "pr_auc": average_precision_score(labels, probabilities) if both else None,
-        "brier": brier_score_loss(labels, probabilities, pos_label=1) if len(labels) else None,
-        "ece": expected_calibration_error(labels, probabilities) if len(labels) else None,
     }
-    return {k: None if v is None else round(float(v), 4) for k, v in out.items()}
+    rounded = {k: None if v is None else round(float(v), 4) for k, v in out.items()}
+    return rounded | calibration_metrics(labels, probabilities)
 
 
 def scored_metrics(labels: Any, probabilities: Any, threshold: Any) -> dict[str, Any]:

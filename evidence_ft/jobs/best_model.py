@@ -25,10 +25,10 @@ from evidence_ft.jobs.evaluate import build_report, interval_resampler
 from evidence_ft.metrics import (
     Threshold,
     binary_metrics,
+    calibration_metrics,
     choose_symptom_thresholds,
     choose_threshold,
     over_constant,
-    ranking_metrics,
     row_thresholds,
 )
 from evidence_ft.serving import sigmoid
@@ -149,11 +149,9 @@ def calibrate(frames: dict[str, pd.DataFrame], calibration: str) -> dict[str, An
     for split, prefix in (("validation", "eval"), ("test", "test")):
         frame = frames[split]
         frame["probability"] = calibrated(frame["gap"], metrics["temperature"])
-        raw = ranking_metrics(frame["label"], sigmoid(frame["gap"]))
-        now = ranking_metrics(frame["label"], frame["probability"])
-        for name in ("brier", "ece"):
-            metrics[f"{prefix}_{name}_uncalibrated"] = raw[name]
-            metrics[f"{prefix}_{name}"] = now[name]
+        raw = calibration_metrics(frame["label"], sigmoid(frame["gap"]), "_uncalibrated")
+        now = calibration_metrics(frame["label"], frame["probability"])
+        metrics |= {f"{prefix}_{name}": value for name, value in (raw | now).items()}
     return metrics
 
 

@@ -46,10 +46,10 @@ from evidence_ft.inference import predictor_from
 from evidence_ft.jobs.all_sentences import all_sentence_section, split_posts_of
 from evidence_ft.metrics import (
     Threshold,
+    calibration_metrics,
     pair_metrics,
     per_symptom_metrics,
     post_level_metrics,
-    ranking_metrics,
 )
 from evidence_ft.report import format_all_sentence_report, format_eval_report
 from evidence_ft.run_folder import fresh_folder
@@ -226,8 +226,7 @@ def calibration_section(
     columns = {"": "probability", "_uncalibrated": "uncalibrated_probability"}
     out: dict[str, Any] = {"temperature": temperature}
     for suffix, column in columns.items():
-        figures = ranking_metrics(labels, frame[column])
-        named = {f"{k}{suffix}": figures[k] for k in ("brier", "ece")}
+        named = calibration_metrics(labels, frame[column], suffix)
         if rs is not None:
             codes = rs.codes(frame["post_id"].astype(str).to_numpy())
             samples = bootstrap.calibration_samples(rs, labels, frame[column], codes)

@@ -155,8 +155,9 @@ def minus_constant(
     same resampler) for each of ``COMPARED_WITH_CONSTANT``: a paired bootstrap of the gain.
 
     Pairing matters: the model and the constant score the same drawn posts, so a resample that
-    is easy for one is easy for the other, and the interval of the difference is far narrower
-    than the two separate intervals suggest (their overlap says little either way)."""
+    is easy for one is often easy for the other, and the difference's interval is narrower than
+    independent resamples would make it (whether two separate intervals overlap says little
+    either way)."""
     return {
         name + MINUS_CONSTANT: samples[name] - constant[name]
         for name in COMPARED_WITH_CONSTANT
